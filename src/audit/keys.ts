@@ -1,0 +1,112 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AirlockError } from '../errors.js';
+
+/** Signs checkpoints of the chain with Ed25519. The private key never leaves this object. */
+export interface AuditSigner {
+  readonly keyId: string;
+  readonly publicKey: KeyObject;
+  sign(message: string): string;
+}
+
+/** A short, stable name for a public key: sha256 of its SPKI encoding, base64url, 16 characters. */
+export function keyIdOf(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64url').slice(0, 16);
+}
+
+export function verifySignature(publicKey: KeyObject, message: string, signature: string): boolean {
+  try {
+    return verify(null, Buffer.from(message), publicKey, Buffer.from(signature, 'base64url'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads the audit signing key, creating it (mode 0600, in a 0700 folder) when it does not exist and
+ * `create` is set. A key file that others can read is refused: a leaked key lets anyone forge checkpoints.
+ */
+export function loadAuditSigner(file: string, publicFile: string, options: { create: boolean }): AuditSigner {
+  let pem: string;
+  try {
+    pem = readKeyFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !options.create) throw keyError(file, error);
+    pem = createKeyFile(file);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(pem);
+  } catch (error) {
+    throw new AirlockError('key_invalid', `the audit key ${file} is not a PEM private key: ${(error as Error).message}`, { cause: error });
+  }
+  if (privateKey.asymmetricKeyType !== 'ed25519') {
+    throw new AirlockError('key_invalid', `the audit key ${file} is ${privateKey.asymmetricKeyType}; it must be Ed25519`);
+  }
+  const publicKey = createPublicKey(privateKey);
+  writePublicKey(publicFile, publicKey);
+  return {
+    keyId: keyIdOf(publicKey),
+    publicKey,
+    sign: (message) => sign(null, Buffer.from(message), privateKey).toString('base64url'),
+  };
+}
+
+/** Public keys for verification, by key id, from PEM files (public or private). */
+export function loadPublicKeys(files: readonly string[]): Map<string, KeyObject> {
+  const keys = new Map<string, KeyObject>();
+  for (const file of files) {
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new AirlockError('key_invalid', `cannot load a public key from ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    keys.set(keyIdOf(publicKey), publicKey);
+  }
+  return keys;
+}
+
+function readKeyFile(file: string): string {
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new AirlockError('key_insecure', `the audit key ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 on it`);
+  }
+  return readFileSync(file, 'utf8');
+}
+
+function createKeyFile(file: string): string {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  try {
+    // 'wx': if another process created the key a moment ago, keep theirs.
+    writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
+    return pem;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile(file);
+    throw keyError(file, error);
+  }
+}
+
+function writePublicKey(file: string, publicKey: KeyObject): void {
+  const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  try {
+    if (readFileSync(file, 'utf8') === pem) return;
+  } catch {
+    // missing: written below
+  }
+  try {
+    writeFileSync(file, pem, { mode: 0o644 });
+  } catch {
+    // The public key file is a convenience for offline verifiers; the signer works without it.
+  }
+}
+
+function keyError(file: string, error: unknown): AirlockError {
+  if (error instanceof AirlockError) return error;
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  const hint = code === 'ENOENT' ? ' (run `airlock init` or start the server once to create it)' : '';
+  return new AirlockError('key_missing', `cannot read the audit key ${file}: ${code}${hint}`, { cause: error });
+}

@@ -1,0 +1,139 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Store, Tx } from '../store/store.js';
+import { canonicalEvent, canonicalJson, chainHash, type AuditEvent } from './canonical.js';
+import type { AuditSigner } from './keys.js';
+import type { AuditMirror } from './mirror.js';
+
+export interface AuditEventInput {
+  /** Who acted: a user, a key, `system`. */
+  readonly actor: string;
+  /** What happened, dotted: `server.started`, `approval.decided`. */
+  readonly action: string;
+  readonly subject?: { readonly type: string; readonly id: string };
+  readonly environment?: string;
+  readonly target?: string;
+  readonly data?: Record<string, unknown>;
+}
+
+export interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
+  readonly checkpointSeq: number;
+}
+
+export interface Checkpoint {
+  readonly seq: number;
+  readonly hash: string;
+  readonly time: string;
+  readonly key_id: string;
+  readonly signature: string;
+}
+
+export interface AuditLogOptions {
+  readonly signer: AuditSigner;
+  /** Sign the head at least every this many events. */
+  readonly checkpointEvery: number;
+  readonly mirror?: AuditMirror;
+  /** Told how many events each commit added (metrics). */
+  readonly onCommitted?: (events: readonly AuditEvent[]) => void;
+}
+
+/** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const INSERT_CHUNK = 500;
+
+/** What a checkpoint signs: the position and hash of the head, the time and the key. */
+export function checkpointMessage(checkpoint: Omit<Checkpoint, 'signature'>): string {
+  return canonicalJson({ chain: 'airlock-audit/v1', hash: checkpoint.hash, key_id: checkpoint.key_id, seq: checkpoint.seq, time: checkpoint.time });
+}
+
+/**
+ * The append-only, hash-linked audit chain. Every append locks the single head row, so appends from
+ * any number of processes on one database form one order.
+ */
+export class AuditLog {
+  constructor(
+    private readonly store: Store,
+    private readonly options: AuditLogOptions,
+  ) {}
+
+  /** Appends events inside the caller's transaction: they commit or vanish with the change they record. */
+  async append(tx: Tx, input: AuditEventInput | readonly AuditEventInput[]): Promise<AuditEvent[]> {
+    const inputs = Array.isArray(input) ? (input as readonly AuditEventInput[]) : [input as AuditEventInput];
+    if (inputs.length === 0) return [];
+    const head = await lockHead(tx);
+    const time = new Date().toISOString();
+    let { seq, hash } = head;
+    const events: AuditEvent[] = inputs.map((event) => {
+      seq += 1;
+      const fields = {
+        seq,
+        id: uuidv7(),
+        time,
+        actor: event.actor,
+        action: event.action,
+        subject_type: event.subject?.type ?? null,
+        subject_id: event.subject?.id ?? null,
+        environment: event.environment ?? null,
+        target: event.target ?? null,
+        data: canonicalJson(event.data ?? {}),
+      };
+      const row = { ...fields, prev_hash: hash, hash: chainHash(hash, canonicalEvent(fields)) };
+      hash = row.hash;
+      return row;
+    });
+    for (let start = 0; start < events.length; start += INSERT_CHUNK) {
+      await tx.db.insertInto('audit_events').values(events.slice(start, start + INSERT_CHUNK)).execute();
+    }
+    let checkpointSeq = head.checkpointSeq;
+    if (seq - checkpointSeq >= this.options.checkpointEvery) {
+      await this.writeCheckpoint(tx, seq, hash);
+      checkpointSeq = seq;
+    }
+    await tx.db.updateTable('audit_head').set({ seq, hash, checkpoint_seq: checkpointSeq, updated_at: time }).where('id', '=', 1).execute();
+    tx.onCommit(() => {
+      this.options.mirror?.write(events);
+      this.options.onCommitted?.(events);
+    });
+    return events;
+  }
+
+  /** Appends in a transaction of its own, for events that record no other change. */
+  record(input: AuditEventInput | readonly AuditEventInput[]): Promise<AuditEvent[]> {
+    return this.store.transaction((tx) => this.append(tx, input));
+  }
+
+  /** Signs the head if it moved since the last checkpoint (the timer and shutdown call this). */
+  checkpoint(): Promise<Checkpoint | undefined> {
+    return this.store.transaction(async (tx) => {
+      const head = await lockHead(tx);
+      if (head.seq === head.checkpointSeq) return undefined;
+      const checkpoint = await this.writeCheckpoint(tx, head.seq, head.hash);
+      await tx.db.updateTable('audit_head').set({ checkpoint_seq: head.seq }).where('id', '=', 1).execute();
+      return checkpoint;
+    });
+  }
+
+  async head(): Promise<ChainHead> {
+    return readHead(this.store.db);
+  }
+
+  private async writeCheckpoint(tx: Tx, seq: number, hash: string): Promise<Checkpoint> {
+    const unsigned = { seq, hash, time: new Date().toISOString(), key_id: this.options.signer.keyId };
+    const checkpoint = { ...unsigned, signature: this.options.signer.sign(checkpointMessage(unsigned)) };
+    await tx.db.insertInto('audit_checkpoints').values(checkpoint).execute();
+    return checkpoint;
+  }
+}
+
+/** Reads the head row; in PostgreSQL under FOR UPDATE (SQLite's BEGIN IMMEDIATE already holds the lock). */
+async function lockHead(tx: Tx): Promise<ChainHead> {
+  let query = tx.db.selectFrom('audit_head').select(['seq', 'hash', 'checkpoint_seq']).where('id', '=', 1);
+  if (tx.dialect === 'postgres') query = query.forUpdate();
+  const row = await query.executeTakeFirstOrThrow();
+  return { seq: row.seq, hash: row.hash, checkpointSeq: row.checkpoint_seq };
+}
+
+export async function readHead(db: Store['db']): Promise<ChainHead> {
+  const row = await db.selectFrom('audit_head').select(['seq', 'hash', 'checkpoint_seq']).where('id', '=', 1).executeTakeFirstOrThrow();
+  return { seq: row.seq, hash: row.hash, checkpointSeq: row.checkpoint_seq };
+}

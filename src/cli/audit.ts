@@ -1,0 +1,118 @@
+import { createWriteStream, existsSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import { Option, type Command } from 'commander';
+import { eventJson, latestEvents, loadAuditSigner, loadPublicKeys, readEvents, verifyChain, type AuditEvent } from '../audit/index.js';
+import type { ResolvedConfig } from '../config/index.js';
+import { AirlockError } from '../errors.js';
+import { openStore, type Store } from '../store/index.js';
+import { configFromFlags, wholeNumber, withConfigOptions, type ConfigFlags } from './options.js';
+import { ExitCode, print, write } from './output.js';
+
+export function registerAuditCommands(program: Command): void {
+  const audit = program.command('audit').description('verify, export and follow the audit chain');
+
+  withConfigOptions(audit.command('verify'))
+    .description('check every link, hash and checkpoint signature; exit 1 naming the first bad seq')
+    .option('--public-key <file...>', 'also trust these public keys (PEM) for checkpoints, e.g. of other instances')
+    .option('--threads <count>', 'check this many ranges of the chain side by side (default: the cores, for chains of 100,000 events or more)', wholeNumber(1))
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExamples:\n  airlock audit verify\n  airlock audit verify --database-url postgres://airlock@db/airlock --public-key audit-ed25519.pub.pem')
+    .action(async (flags: ConfigFlags & { publicKey?: string[]; threads?: number; json?: boolean }) => {
+      const config = configFromFlags(flags);
+      const keys = loadPublicKeys([...ownPublicKeyFiles(config), ...(flags.publicKey ?? [])]);
+      const report = await withAuditStore(config, (store) => verifyChain(store, keys, { parallelism: flags.threads ?? 'auto' }));
+      if (flags.json) {
+        print(JSON.stringify(report, null, 2));
+      } else if (report.ok) {
+        const rate = report.durationMs > 0 ? Math.round(report.count / (report.durationMs / 1000)) : report.count;
+        print(`audit chain OK: ${report.count} events, head ${report.headSeq} ${report.headHash}`);
+        const threads = report.parallelism > 1 ? `, ${report.parallelism} threads` : '';
+        print(`${report.checkpoints} signed checkpoint(s) verified in ${(report.durationMs / 1000).toFixed(3)} s (${rate.toLocaleString('en')} events/s${threads})`);
+      } else {
+        print(`audit chain BROKEN at seq ${report.problem?.seq}: ${report.problem?.reason}`);
+        print(`${report.count} events verified before it; head ${report.headSeq}`);
+      }
+      process.exitCode = report.ok ? ExitCode.Ok : ExitCode.Failed;
+    });
+
+  withConfigOptions(audit.command('export'))
+    .description('write the audit events as JSON lines')
+    .addOption(new Option('--format <format>', 'output format').choices(['jsonl']).default('jsonl'))
+    .option('--since <seq>', 'only events after this sequence number', wholeNumber(0), 0)
+    .option('-o, --output <file>', 'write to a file instead of standard output')
+    .addHelpText('after', '\nExamples:\n  airlock audit export --format jsonl > audit.jsonl\n  airlock audit export --since 1000 --output since-1000.jsonl')
+    .action(async (flags: ConfigFlags & { since: number; output?: string }) => {
+      const config = configFromFlags(flags);
+      const out = flags.output ? createWriteStream(flags.output, { mode: 0o600 }) : undefined;
+      const emit = async (text: string): Promise<void> => {
+        if (!out) return write(text);
+        if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', resolve));
+      };
+      await withAuditStore(config, async (store) => {
+        for await (const page of readEvents(store, { afterSeq: flags.since, pageSize: 5000 })) {
+          await emit(page.map((event) => `${eventJson(event)}\n`).join(''));
+        }
+      });
+      if (out) {
+        out.end();
+        await finished(out);
+      }
+    });
+
+  withConfigOptions(audit.command('tail'))
+    .description('print the newest audit events; --follow keeps printing new ones')
+    .option('-n, --lines <count>', 'how many events to print first', wholeNumber(0), 20)
+    .option('-f, --follow', 'keep printing events as they are appended (Ctrl-C to stop)')
+    .option('--json', 'print JSON lines')
+    .addHelpText('after', '\nExamples:\n  airlock audit tail -n 50\n  airlock audit tail --follow --json | jq .action')
+    .action(async (flags: ConfigFlags & { lines: number; follow?: boolean; json?: boolean }) => {
+      const config = configFromFlags(flags);
+      const format = flags.json ? eventJson : humanLine;
+      await withAuditStore(config, async (store) => {
+        let last = 0;
+        const show = (events: AuditEvent[]): void => {
+          for (const event of events) print(format(event));
+          last = events[events.length - 1]?.seq ?? last;
+        };
+        const latest = await latestEvents(store, flags.lines);
+        show(latest);
+        if (latest.length === 0) last = (await store.db.selectFrom('audit_head').select('seq').executeTakeFirst())?.seq ?? 0;
+        while (flags.follow) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          for await (const page of readEvents(store, { afterSeq: last, pageSize: 1000 })) show(page);
+        }
+      });
+    });
+}
+
+function humanLine(event: AuditEvent): string {
+  const subject = event.subject_type ? ` ${event.subject_type}:${event.subject_id ?? ''}` : '';
+  const where = [event.environment && `env=${event.environment}`, event.target && `target=${event.target}`].filter(Boolean).join(' ');
+  return `${String(event.seq).padStart(8)}  ${event.time}  ${event.actor}  ${event.action}${subject}${where ? `  ${where}` : ''}  ${event.data}`;
+}
+
+/** The instance's own audit public key, from the public key file or else from the private key. */
+function ownPublicKeyFiles(config: ResolvedConfig): string[] {
+  if (existsSync(config.paths.auditPublicKeyFile)) return [config.paths.auditPublicKeyFile];
+  if (existsSync(config.paths.auditKeyFile)) {
+    loadAuditSigner(config.paths.auditKeyFile, config.paths.auditPublicKeyFile, { create: false });
+    return existsSync(config.paths.auditPublicKeyFile) ? [config.paths.auditPublicKeyFile] : [];
+  }
+  return [];
+}
+
+/** Opens the store read-side (no migrations: a check must not change what it checks). */
+async function withAuditStore<T>(config: ResolvedConfig, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config.store, { poolSize: 2, connectTimeoutMs: config.database.connectTimeoutMs });
+  try {
+    return await work(store);
+  } catch (error) {
+    if (/no such table|relation .* does not exist/i.test((error as Error).message ?? '')) {
+      throw new AirlockError('audit_missing', `${store.description} holds no audit chain yet: run \`airlock init\` or \`airlock migrate\``);
+    }
+    throw error;
+  }
+  finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { describeSettings, describeStore, type ResolvedConfig } from '../config/index.js';
+import { messageOf } from '../errors.js';
+import { openStore } from '../store/index.js';
+import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags } from './options.js';
+import { ExitCode, print } from './output.js';
+
+export function registerConfigCommands(program: Command): void {
+  const config = program.command('config').description('inspect the configuration');
+  withServerOptions(withConfigOptions(config.command('validate')))
+    .description('load every setting, print them resolved (secrets masked) and check the database; exit 2 listing every problem')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExamples:\n  airlock config validate\n  AIRLOCK_PORT=8080 airlock config validate --instance-id canary --json')
+    .action(async (flags: ConfigFlags & { json?: boolean }) => {
+      process.exitCode = await validateConfig(flags, Boolean(flags.json));
+    });
+}
+
+/** `airlock config validate` and `airlock serve --validate-only`. Returns the exit code. */
+export async function validateConfig(flags: ConfigFlags, json: boolean): Promise<number> {
+  let resolved: ResolvedConfig;
+  try {
+    resolved = configFromFlags(flags);
+  } catch (error) {
+    const problems = (error as { details?: { problems?: string[] } }).details?.problems ?? [messageOf(error)];
+    reportProblems(problems, json);
+    return ExitCode.InvalidConfig;
+  }
+  const database = await checkDatabase(resolved);
+  const problems = database.ok ? [] : [`database: ${database.message}`];
+  if (json) {
+    print(
+      JSON.stringify(
+        {
+          valid: problems.length === 0,
+          problems,
+          configFile: resolved.configFile ?? null,
+          settings: describeSettings(resolved),
+          paths: resolved.paths,
+          database: describeStore(resolved),
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    print(`configuration file: ${resolved.configFile ?? '(none)'}`);
+    print('settings:');
+    for (const line of describeSettings(resolved)) print(`  ${line.key} = ${JSON.stringify(line.value)}  (${line.source})`);
+    print('paths:');
+    for (const [name, path] of Object.entries(resolved.paths)) print(`  ${name} = ${path ?? '(none)'}`);
+    print(`database: ${describeStore(resolved)}: ${database.ok ? 'reachable' : 'UNREACHABLE'}`);
+    if (problems.length === 0) print('configuration is valid');
+    else reportProblems(problems, false);
+  }
+  return problems.length === 0 ? ExitCode.Ok : ExitCode.InvalidConfig;
+}
+
+function reportProblems(problems: string[], json: boolean): void {
+  if (json) {
+    print(JSON.stringify({ valid: false, problems }, null, 2));
+    return;
+  }
+  process.stderr.write(`configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n`);
+  for (const problem of problems) process.stderr.write(`  - ${problem}\n`);
+}
+
+async function checkDatabase(config: ResolvedConfig): Promise<{ ok: true } | { ok: false; message: string }> {
+  // SQLite "reachability" would create the file; a writable folder (checked while loading) is enough.
+  if (config.store.dialect === 'sqlite') return { ok: true };
+  try {
+    const store = await openStore(config.store, { poolSize: 1, connectTimeoutMs: config.database.connectTimeoutMs });
+    await store.close();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, message: messageOf(error) };
+  }
+}
+

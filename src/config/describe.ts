@@ -1,0 +1,34 @@
+import { maskUrl } from './database-url.js';
+import type { ResolvedConfig } from './load.js';
+
+/** Settings whose values are secrets or carry them; printed masked. */
+const MASKED: Record<string, (value: string) => string> = {
+  'database.url': maskUrl,
+};
+
+export interface SettingLine {
+  readonly key: string;
+  readonly value: unknown;
+  readonly source: string;
+}
+
+/** The resolved settings as key/value/source lines, secrets masked: what `airlock config validate` prints. */
+export function describeSettings(config: ResolvedConfig): SettingLine[] {
+  const lines: SettingLine[] = [];
+  const walk = (value: unknown, prefix: string): void => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value)) walk(inner, prefix ? `${prefix}.${key}` : key);
+      return;
+    }
+    const mask = MASKED[prefix];
+    lines.push({ key: prefix, value: mask && typeof value === 'string' ? mask(value) : value, source: config.sources[prefix] ?? 'default' });
+  };
+  const { paths: _paths, store: _store, sources: _sources, configFile: _configFile, ...settings } = config;
+  walk(settings, '');
+  return lines;
+}
+
+/** The store as one printable line, password masked. */
+export function describeStore(config: ResolvedConfig): string {
+  return config.store.dialect === 'sqlite' ? `SQLite ${config.store.file}` : `PostgreSQL ${maskUrl(config.store.url)}`;
+}

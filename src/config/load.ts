@@ -1,0 +1,247 @@
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { AirlockError } from '../errors.js';
+import { parseDatabaseUrl, type DatabaseTarget } from './database-url.js';
+import { resolvePaths, type Paths } from './paths.js';
+import { ConfigSchema, type Config, type RawConfig } from './schema.js';
+
+/** One environment variable (and its reference-compatible aliases) for one setting. */
+interface EnvBinding {
+  readonly path: readonly string[];
+  readonly names: readonly string[];
+  readonly list?: boolean;
+}
+
+/** `AIRLOCK_*` names first; later names are the reference systems' names, accepted as aliases. */
+export const ENV_BINDINGS: readonly EnvBinding[] = [
+  { path: ['instanceId'], names: ['AIRLOCK_INSTANCE_ID'] },
+  { path: ['dataDir'], names: ['AIRLOCK_DATA_DIR'] },
+  { path: ['server', 'host'], names: ['AIRLOCK_HOST'] },
+  { path: ['server', 'port'], names: ['AIRLOCK_PORT', 'GATEWAY_PORT'] },
+  { path: ['database', 'url'], names: ['AIRLOCK_DATABASE_URL', 'DATABASE_URL'] },
+  { path: ['database', 'poolSize'], names: ['AIRLOCK_DATABASE_POOL_SIZE'] },
+  { path: ['database', 'connectTimeoutMs'], names: ['AIRLOCK_DATABASE_CONNECT_TIMEOUT_MS'] },
+  { path: ['environments', 'known'], names: ['AIRLOCK_ENVIRONMENTS'], list: true },
+  { path: ['environments', 'allowed'], names: ['AIRLOCK_ALLOWED_ENVIRONMENTS', 'ALLOWED_ENVIRONMENTS'], list: true },
+  { path: ['audit', 'storage'], names: ['AIRLOCK_AUDIT_STORAGE', 'AUDIT_STORAGE'] },
+  { path: ['audit', 'checkpointEvery'], names: ['AIRLOCK_AUDIT_CHECKPOINT_EVERY'] },
+  { path: ['audit', 'checkpointIntervalSeconds'], names: ['AIRLOCK_AUDIT_CHECKPOINT_SECONDS'] },
+  { path: ['audit', 'keyFile'], names: ['AIRLOCK_AUDIT_KEY_FILE'] },
+  { path: ['audit', 'mirrorFile'], names: ['AIRLOCK_AUDIT_MIRROR_FILE'] },
+  { path: ['log', 'level'], names: ['AIRLOCK_LOG_LEVEL'] },
+];
+
+export interface LoadOptions {
+  /** Settings from command-line flags, already shaped like the config (highest precedence). */
+  readonly flags?: RawConfig;
+  /** An explicit config file (`--config`); otherwise AIRLOCK_CONFIG, otherwise ./airlock.yaml if present. */
+  readonly configFile?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+export interface ResolvedConfig extends Config {
+  readonly configFile: string | undefined;
+  readonly paths: Paths;
+  readonly store: DatabaseTarget;
+  /** Where each setting came from: a flag, a variable, the file, or the default. */
+  readonly sources: Readonly<Record<string, string>>;
+}
+
+export type LoadResult = { readonly ok: true; readonly config: ResolvedConfig } | { readonly ok: false; readonly problems: string[] };
+
+/** Loads flags > environment > airlock.yaml > defaults, and reports every problem at once. */
+export function loadConfig(options: LoadOptions = {}): LoadResult {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const problems: string[] = [];
+  const sources: Record<string, string> = {};
+
+  const explicitFile = options.configFile ?? nonEmpty(env.AIRLOCK_CONFIG);
+  const configFile = explicitFile ? resolve(cwd, explicitFile) : existsSync(resolve(cwd, 'airlock.yaml')) ? resolve(cwd, 'airlock.yaml') : undefined;
+  const fileLayer = configFile ? readConfigFile(configFile, problems) : {};
+  const envLayer = readEnvironment(env);
+
+  const raw: RawConfig = {};
+  mergeLayer(raw, fileLayer, configFile ?? '', sources);
+  mergeLayer(raw, envLayer.values, '', sources, envLayer.sources);
+  mergeLayer(raw, options.flags ?? {}, '', sources, flagSources(options.flags ?? {}));
+
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = issue.path.join('.');
+      const source = sourceOf(sources, issue.path.map(String));
+      problems.push(`${key || '(root)'}: ${issue.message}${source ? ` (from ${source})` : ''}`);
+    }
+    return { ok: false, problems };
+  }
+  const config = parsed.data;
+  const paths = resolvePaths(config, cwd);
+  const store = parseDatabaseUrl(config.database.url, paths.defaultDatabaseFile, cwd);
+  if ('error' in store) {
+    problems.push(`database.url: ${store.error}${sources['database.url'] ? ` (from ${sources['database.url']})` : ''}`);
+  } else {
+    problems.push(...checkStorage(config, store), ...checkFiles(config, paths, store));
+  }
+  if (problems.length > 0 || 'error' in store) return { ok: false, problems };
+
+  for (const key of flatKeys(config)) sources[key] ??= 'default';
+  return { ok: true, config: { ...config, configFile, paths, store, sources } };
+}
+
+/** loadConfig for commands: throws one AirlockError that lists every problem. */
+export function requireConfig(options: LoadOptions = {}): ResolvedConfig {
+  const result = loadConfig(options);
+  if (!result.ok) {
+    throw new AirlockError('config_invalid', `invalid configuration:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`, {
+      status: 400,
+      details: { problems: result.problems },
+    });
+  }
+  return result.config;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function readConfigFile(file: string, problems: string[]): RawConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    problems.push(`config file ${file}: cannot read it (${code})`);
+    return {};
+  }
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    for (const error of document.errors) {
+      const where = error.linePos?.[0] ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '';
+      problems.push(`config file ${file}: malformed YAML${where}: ${error.message.split('\n')[0]}`);
+    }
+    return {};
+  }
+  const value: unknown = document.toJS();
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`config file ${file}: must be a mapping of settings (see airlock.example.yaml)`);
+    return {};
+  }
+  return value as RawConfig;
+}
+
+function readEnvironment(env: NodeJS.ProcessEnv): { values: RawConfig; sources: Record<string, string> } {
+  const values: RawConfig = {};
+  const sources: Record<string, string> = {};
+  for (const binding of ENV_BINDINGS) {
+    const name = binding.names.find((candidate) => nonEmpty(env[candidate]) !== undefined);
+    if (!name) continue;
+    const text = (env[name] as string).trim();
+    const value = binding.list ? text.split(',').map((item) => item.trim()).filter((item) => item !== '') : text;
+    setPath(values, binding.path, value);
+    sources[binding.path.join('.')] = name;
+  }
+  return { values, sources };
+}
+
+const FLAG_NAMES: Record<string, string> = {
+  instanceId: '--instance-id',
+  dataDir: '--data-dir',
+  'server.host': '--host',
+  'server.port': '--port',
+  'database.url': '--database-url',
+  'environments.allowed': '--allowed-environments',
+  'log.level': '--log-level',
+};
+
+function flagSources(flags: RawConfig): Record<string, string> {
+  return Object.fromEntries(flatKeys(flags).map((key) => [key, FLAG_NAMES[key] ?? `--${key}`]));
+}
+
+function mergeLayer(target: RawConfig, layer: RawConfig, label: string, sources: Record<string, string>, perKey?: Record<string, string>): void {
+  for (const key of flatKeys(layer)) {
+    const path = key.split('.');
+    setPath(target, path, getPath(layer, path));
+    sources[key] = perKey?.[key] ?? label;
+  }
+}
+
+/** Dotted keys of the leaves of a plain object (arrays count as leaves). */
+function flatKeys(value: unknown, prefix = ''): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return prefix ? [prefix] : [];
+  return Object.entries(value).flatMap(([key, inner]) => (inner === undefined ? [] : flatKeys(inner, prefix ? `${prefix}.${key}` : key)));
+}
+
+function getPath(value: RawConfig, path: readonly string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as RawConfig)[key] : undefined), value);
+}
+
+function setPath(target: RawConfig, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[key] = {};
+    node = node[key] as RawConfig;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function sourceOf(sources: Record<string, string>, path: readonly string[]): string | undefined {
+  for (let length = path.length; length > 0; length--) {
+    const source = sources[path.slice(0, length).join('.')];
+    if (source) return source;
+  }
+  return undefined;
+}
+
+/** AUDIT_STORAGE names where the operator expects the chain; refuse to start if the store says otherwise. */
+function checkStorage(config: Config, store: DatabaseTarget): string[] {
+  const storage = config.audit.storage;
+  if (storage === 'database' || storage === store.dialect) return [];
+  return [`audit.storage: "${storage}" but the database is ${store.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}; set database.url to match`];
+}
+
+/** Catches unusable paths before anything is created, so the operator hears about them all at once. */
+function checkFiles(config: Config, paths: Paths, store: DatabaseTarget): string[] {
+  const problems: string[] = [];
+  const dirProblem = writableDirProblem(paths.base);
+  if (dirProblem) problems.push(`dataDir: ${dirProblem}`);
+  if (store.dialect === 'sqlite' && store.file !== paths.defaultDatabaseFile) {
+    const problem = writableDirProblem(dirname(store.file));
+    if (problem) problems.push(`database.url: ${problem}`);
+  }
+  if (config.audit.keyFile) {
+    try {
+      accessSync(paths.auditKeyFile, constants.R_OK);
+    } catch (error) {
+      problems.push(`audit.keyFile: cannot read ${paths.auditKeyFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  if (paths.auditMirrorFile) {
+    const problem = writableDirProblem(dirname(paths.auditMirrorFile));
+    if (problem) problems.push(`audit.mirrorFile: ${problem}`);
+  }
+  return problems;
+}
+
+/** A directory is usable if it is writable, or if it can be created inside its nearest existing parent. */
+function writableDirProblem(dir: string): string | undefined {
+  let current = dir;
+  for (;;) {
+    if (existsSync(current)) {
+      if (!statSync(current).isDirectory()) return `${current} exists and is not a directory`;
+      try {
+        accessSync(current, constants.W_OK | constants.X_OK);
+        return undefined;
+      } catch {
+        return current === dir ? `${dir} is not writable` : `cannot create ${dir}: ${current} is not writable`;
+      }
+    }
+    const parent = dirname(current);
+    if (parent === current) return `cannot create ${dir}`;
+    current = parent;
+  }
+}

@@ -1,0 +1,32 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Config } from './schema.js';
+
+/** Every file Airlock owns. With an instance id they all live under that instance, so instances never share files. */
+export interface Paths {
+  readonly base: string;
+  readonly keysDir: string;
+  readonly auditKeyFile: string;
+  readonly auditPublicKeyFile: string;
+  readonly stateDir: string;
+  readonly logDir: string;
+  readonly defaultDatabaseFile: string;
+  readonly auditMirrorFile: string | undefined;
+}
+
+export function resolvePaths(config: Config, cwd: string): Paths {
+  const base = resolve(cwd, config.dataDir, ...(config.instanceId ? ['instances', config.instanceId] : []));
+  const keysDir = join(base, 'keys');
+  const auditKeyFile = config.audit.keyFile ? resolve(cwd, config.audit.keyFile) : join(keysDir, 'audit-ed25519.pem');
+  const mirror = config.audit.mirrorFile;
+  return {
+    base,
+    keysDir,
+    auditKeyFile,
+    auditPublicKeyFile: auditKeyFile.replace(/(\.pem)?$/, '.pub.pem'),
+    stateDir: join(base, 'state'),
+    logDir: join(base, 'logs'),
+    defaultDatabaseFile: join(base, 'airlock.db'),
+    // A relative mirror path is taken inside the instance's folder so two instances never write one file.
+    auditMirrorFile: mirror === undefined ? undefined : isAbsolute(mirror) ? mirror : resolve(base, mirror),
+  };
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/** The environments every installation knows unless it names its own (DESIGN.md section 2). */
+export const DEFAULT_ENVIRONMENTS = ['dev', 'test', 'stg', 'prd'] as const;
+
+/** Strings from the environment or flags arrive as text; numbers in YAML arrive as numbers. */
+function integer(min: number, max: number) {
+  return z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : value),
+    z
+      .number({ error: 'must be a whole number' })
+      .int({ error: 'must be a whole number' })
+      .min(min, { error: `must be at least ${min}` })
+      .max(max, { error: `must be at most ${max}` }),
+  );
+}
+
+const environmentName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'must be lower-case letters, digits or "-", starting with a letter' });
+
+const instanceId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, { error: 'must be 1-63 letters, digits, "-" or "_", starting with a letter or digit' });
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Where the audit chain must live; the reference deployments call this AUDIT_STORAGE. */
+export const AUDIT_STORAGE = ['database', 'postgres', 'sqlite'] as const;
+
+export const ConfigSchema = z.strictObject({
+  instanceId: instanceId.optional(),
+  dataDir: z.string().min(1).default('./.airlock'),
+  server: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: integer(0, 65535).default(5002),
+    })
+    .prefault({}),
+  database: z
+    .strictObject({
+      url: z.string().min(1).optional(),
+      poolSize: integer(1, 200).default(10),
+      connectTimeoutMs: integer(100, 120_000).default(5000),
+    })
+    .prefault({}),
+  environments: z
+    .strictObject({
+      known: z.array(environmentName).min(1).default([...DEFAULT_ENVIRONMENTS]),
+      allowed: z.array(environmentName).min(1).optional(),
+    })
+    .prefault({})
+    .superRefine((environments, ctx) => {
+      for (const [index, name] of (environments.allowed ?? []).entries()) {
+        if (!environments.known.includes(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['allowed', index],
+            message: `unknown environment "${name}" (known: ${environments.known.join(', ')})`,
+          });
+        }
+      }
+    }),
+  audit: z
+    .strictObject({
+      storage: z.enum(AUDIT_STORAGE).default('database'),
+      checkpointEvery: integer(1, 10_000_000).default(1000),
+      checkpointIntervalSeconds: integer(1, 86_400).default(60),
+      keyFile: z.string().min(1).optional(),
+      mirrorFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(LOG_LEVELS).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+/** What the layers hand to the schema before validation: any shape, checked by the schema. */
+export type RawConfig = Record<string, unknown>;

@@ -1,0 +1,43 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { v7 as uuidv7 } from 'uuid';
+import type { Runtime } from '../runtime.js';
+import { healthRoutes } from './health.js';
+import { registerProblemHandlers } from './problem.js';
+
+/** An incoming request id is kept only if it is short and plain, so it cannot forge log lines. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface AppOptions {
+  /** Readiness turns off once this returns true (graceful shutdown). */
+  readonly isDraining?: () => boolean;
+}
+
+/** The HTTP application: used by `airlock serve` and by the tests alike. Every plugin is registered here. */
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+
+export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
+  const app = Fastify({
+    loggerInstance: runtime.logger as FastifyBaseLogger,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : uuidv7();
+    },
+    bodyLimit: 1024 * 1024,
+    // Idle keep-alive sockets close at once on shutdown; requests in flight are finished first.
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerProblemHandlers(app);
+  runtime.metrics.observe(app);
+
+  app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
+  return app;
+}

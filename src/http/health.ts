@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { readHead } from '../audit/index.js';
+import { messageOf } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { VERSION } from '../version.js';
+
+/** The service name the reference Wingman gateway reports; kept so existing health checks match. */
+export const SERVICE_NAME = 'execution-gateway';
+const CHECK_TIMEOUT_MS = 2000;
+
+type Check = { status: 'healthy' | 'unhealthy' | 'unknown'; [detail: string]: unknown };
+
+/** Liveness, readiness and metrics. `isDraining` turns readiness off while the server shuts down. */
+export async function healthRoutes(app: FastifyInstance, options: { runtime: Runtime; isDraining: () => boolean }): Promise<void> {
+  const { runtime } = options;
+
+  app.get('/health', async (_request, reply) => {
+    const checks: Record<string, Check> = {};
+    const started = performance.now();
+    try {
+      const head = await withTimeout(readHead(runtime.store.db), CHECK_TIMEOUT_MS);
+      checks.database = { status: 'healthy', dialect: runtime.store.dialect, latency_ms: Math.round(performance.now() - started) };
+      checks.audit = { status: 'healthy', head_seq: head.seq, head_hash: head.hash, checkpoint_seq: head.checkpointSeq };
+    } catch (error) {
+      checks.database = { status: 'unhealthy', dialect: runtime.store.dialect, error: messageOf(error) };
+      checks.audit = { status: 'unknown' };
+    }
+    checks.version = { status: 'healthy', version: VERSION };
+    const healthy = Object.values(checks).every((check) => check.status === 'healthy');
+    return reply.status(healthy ? 200 : 503).send({
+      status: healthy ? 'healthy' : 'unhealthy',
+      service: SERVICE_NAME,
+      timestamp: new Date().toISOString(),
+      version: VERSION,
+      ...(runtime.config.instanceId ? { instance: runtime.config.instanceId } : {}),
+      checks,
+    });
+  });
+
+  app.get('/ready', async (_request, reply) => {
+    if (options.isDraining()) return reply.status(503).send({ ready: false, reason: 'shutting down' });
+    try {
+      await withTimeout(runtime.store.ping(), CHECK_TIMEOUT_MS);
+    } catch (error) {
+      return reply.status(503).send({ ready: false, reason: messageOf(error) });
+    }
+    return { ready: true };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const body = await runtime.metrics.registry.metrics();
+    return reply.type(runtime.metrics.registry.contentType).send(body);
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,58 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from '../config/index.js';
+import { messageOf } from '../errors.js';
+import { openRuntime, type Runtime } from '../runtime.js';
+import { VERSION } from '../version.js';
+import { buildApp, type App } from './app.js';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly app: App;
+  readonly runtime: Runtime;
+  /** Stops taking requests, finishes those in flight, records the stop, signs the head, closes the store. */
+  close(): Promise<void>;
+}
+
+/** Opens the runtime, listens, and records the start in the audit chain. */
+export async function startServer(config: ResolvedConfig, logger: Logger): Promise<RunningServer> {
+  const runtime = await openRuntime(config, logger);
+  let draining = false;
+  const app = buildApp(runtime, { isDraining: () => draining });
+  try {
+    await app.listen({ host: config.server.host, port: config.server.port });
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  const actor = `system:${config.instanceId ?? 'airlock'}`;
+  await runtime.audit.record({ actor, action: 'server.started', data: { version: VERSION, url, pid: process.pid } });
+
+  const checkpointTimer = setInterval(() => {
+    runtime.audit.checkpoint().catch((error: unknown) => logger.warn({ error: messageOf(error) }, 'audit checkpoint failed'));
+  }, config.audit.checkpointIntervalSeconds * 1000);
+  checkpointTimer.unref();
+
+  logger.info({ url, version: VERSION, store: runtime.store.description, instance: config.instanceId }, 'airlock listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      draining = true;
+      clearInterval(checkpointTimer);
+      await app.close();
+      try {
+        await runtime.audit.record({ actor, action: 'server.stopped', data: { pid: process.pid } });
+        await runtime.audit.checkpoint();
+      } catch (error) {
+        logger.error({ error: messageOf(error) }, 'could not record the stop in the audit chain');
+      }
+      await runtime.close();
+      logger.info('airlock stopped');
+    })());
+
+  return { url, app, runtime, close };
+}

@@ -1,0 +1,65 @@
+import { mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { AuditLog, AuditMirror, loadAuditSigner, type AuditSigner } from './audit/index.js';
+import type { ResolvedConfig } from './config/index.js';
+import { Metrics } from './http/metrics.js';
+import { migrate, openStore, type Store } from './store/index.js';
+
+/** Everything a running Airlock holds: built once from the configuration, closed once. */
+export interface Runtime {
+  readonly config: ResolvedConfig;
+  readonly store: Store;
+  readonly signer: AuditSigner;
+  readonly audit: AuditLog;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Creates the data folders (0700); idempotent. */
+export function ensureDataDirs(config: ResolvedConfig): void {
+  for (const dir of [config.paths.base, config.paths.keysDir, config.paths.stateDir, config.paths.logDir]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+}
+
+/** Opens the store and brings its schema up to date; closes it again if that fails. */
+export async function openMigratedStore(config: ResolvedConfig): Promise<Store> {
+  const store = await openStore(config.store, { poolSize: config.database.poolSize, connectTimeoutMs: config.database.connectTimeoutMs });
+  try {
+    await migrate(store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+export async function openRuntime(config: ResolvedConfig, logger: Logger): Promise<Runtime> {
+  ensureDataDirs(config);
+  const signer = loadAuditSigner(config.paths.auditKeyFile, config.paths.auditPublicKeyFile, { create: !config.audit.keyFile });
+  const store = await openMigratedStore(config);
+  const metrics = new Metrics();
+  const mirror = config.paths.auditMirrorFile ? new AuditMirror(config.paths.auditMirrorFile) : undefined;
+  const audit = new AuditLog(store, {
+    signer,
+    checkpointEvery: config.audit.checkpointEvery,
+    ...(mirror ? { mirror } : {}),
+    onCommitted: (events) => {
+      metrics.auditAppends.inc(events.length);
+      metrics.auditHeadSeq.set(events[events.length - 1]?.seq ?? 0);
+    },
+  });
+  return {
+    config,
+    store,
+    signer,
+    audit,
+    metrics,
+    logger,
+    async close() {
+      mirror?.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { Migrator, type Migration } from 'kysely';
+import { AirlockError, messageOf } from '../errors.js';
+import { auditMigration } from './migrations/0001_audit.js';
+import type { Dialect, Store } from './store.js';
+
+/** Every migration, in order. The same list runs on SQLite and PostgreSQL. */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001_audit': auditMigration(dialect),
+  };
+}
+
+export interface MigrationReport {
+  readonly applied: string[];
+  readonly total: number;
+}
+
+/** Brings the schema up to date; safe to run from several processes at once (Kysely takes a lock). */
+export async function migrate(store: Store): Promise<MigrationReport> {
+  const all = migrations(store.dialect);
+  const migrator = new Migrator({ db: store.db, provider: { getMigrations: async () => all } });
+  let outcome = await migrator.migrateToLatest();
+  // Kysely's lock is a no-op on SQLite: two processes starting on one file can race; the loser retries.
+  for (let attempt = 0; outcome.error && isSqliteBusy(outcome.error) && attempt < 20; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
+    outcome = await migrator.migrateToLatest();
+  }
+  const { error, results } = outcome;
+  if (error) {
+    const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
+    throw new AirlockError('migration_failed', `migration ${failed} failed on ${store.description}: ${messageOf(error)}`, { cause: error });
+  }
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName), total: Object.keys(all).length };
+}
+
+function isSqliteBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}

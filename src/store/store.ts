@@ -1,0 +1,150 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { DatabaseTarget } from '../config/database-url.js';
+import { maskUrl } from '../config/database-url.js';
+import { AirlockError, messageOf } from '../errors.js';
+import type { Database } from './tables.js';
+
+export type Dialect = DatabaseTarget['dialect'];
+
+/** A unit of work: queries on `db` commit or roll back together; `onCommit` runs only after a commit. */
+export interface Tx {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  onCommit(callback: () => void): void;
+}
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** Where the data is, password masked: for messages and health. */
+  readonly description: string;
+  /** How to reach the same data again: for readers that open connections of their own (verification). */
+  readonly target: DatabaseTarget;
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  readonly poolSize?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+/** PostgreSQL's bigint (oid 20) as a JS number: sequence numbers stay far below 2^53. */
+export const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20 && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+export async function openStore(target: DatabaseTarget, options: StoreOptions = {}): Promise<Store> {
+  const store = target.dialect === 'sqlite' ? openSqlite(target.file) : openPostgres(target.url, options);
+  try {
+    await store.ping();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  return store;
+}
+
+function openSqlite(file: string): Store {
+  let connection: SQLite.Database;
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    connection = new SQLite(file);
+    connection.pragma('journal_mode = WAL');
+    connection.pragma('busy_timeout = 10000');
+    connection.pragma('foreign_keys = ON');
+    connection.pragma('synchronous = NORMAL');
+  } catch (error) {
+    throw new AirlockError('store_unavailable', `cannot open the SQLite database ${file}: ${messageOf(error)}`, { status: 503, cause: error });
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    description: `SQLite ${file}`,
+    target: { dialect: 'sqlite', file },
+    // BEGIN IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read lock.
+    transaction: (work) =>
+      db.connection().execute(async (conn) => {
+        const callbacks: Array<() => void> = [];
+        await sql`begin immediate`.execute(conn);
+        let result;
+        try {
+          result = await work({ db: conn, dialect: 'sqlite', onCommit: (callback) => callbacks.push(callback) });
+          await sql`commit`.execute(conn);
+        } catch (error) {
+          await sql`rollback`.execute(conn).catch(() => undefined);
+          throw error;
+        }
+        for (const callback of callbacks) callback();
+        return result;
+      }),
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function openPostgres(url: string, options: StoreOptions): Store {
+  const description = `PostgreSQL ${maskUrl(url)}`;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    types: pgTypes,
+  });
+  // A client that loses its server (idle or checked out) must not crash the process: the query in
+  // flight fails with the error, and the pool replaces the client on the next checkout.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    description,
+    target: { dialect: 'postgres', url },
+    transaction: async (work) => {
+      const callbacks: Array<() => void> = [];
+      const result = await withUnavailable(description, () =>
+        db.transaction().execute((trx) => work({ db: trx, dialect: 'postgres', onCommit: (callback) => callbacks.push(callback) })),
+      );
+      for (const callback of callbacks) callback();
+      return result;
+    },
+    ping: () =>
+      withUnavailable(description, async () => {
+        await sql`select 1`.execute(db);
+      }),
+    close: () => db.destroy(),
+  };
+}
+
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P03', '3D000', '28P01', '28000']);
+
+/** Turns "cannot reach the database" into one clear error with a stable code; other errors pass through. */
+async function withUnavailable<T>(description: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isConnectionError(error)) {
+      throw new AirlockError('store_unavailable', `cannot reach the database (${description}): ${messageOf(error)}`, { status: 503, cause: error });
+    }
+    throw error;
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  if (error instanceof AggregateError) return error.errors.some(isConnectionError);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) return true;
+  return error instanceof Error && /timeout exceeded when trying to connect|Connection terminated/i.test(error.message);
+}
