@@ -1,0 +1,49 @@
+import { Writable } from 'node:stream';
+import { request } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/http/logger.js';
+import { startServer } from '../../src/http/server.js';
+import { testConfig } from '../helpers/server.js';
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().trim().split('\n'));
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+describe('logs', () => {
+  it('redact credentials in headers and secret fields, keeping the rest', () => {
+    const { lines, stream } = capture();
+    const logger = createLogger('info', stream);
+    logger.info(
+      {
+        req: { headers: { authorization: 'Bearer sk-live-123', 'x-capability-token': 'eyJhbGc', 'x-wingman-approval-decide-key': 'dk-789', accept: 'json' } },
+        user: { name: 'alice', password: 'hunter2' },
+        apiKey: 'ak_secret',
+      },
+      'request',
+    );
+    const text = lines.join('\n');
+    for (const secret of ['sk-live-123', 'eyJhbGc', 'dk-789', 'hunter2', 'ak_secret']) expect(text).not.toContain(secret);
+    const line = JSON.parse(lines[0] as string) as { req: { headers: Record<string, string> }; user: Record<string, string> };
+    expect(line.req.headers.authorization).toBe('[redacted]');
+    expect(line.req.headers.accept).toBe('json');
+    expect(line.user.name).toBe('alice');
+  });
+
+  it('carry the request id of each request and never the credentials sent with it', async () => {
+    const { lines, stream } = capture();
+    const server = await startServer(testConfig(), createLogger('trace', stream));
+    const response = await request(`${server.url}/health`, { headers: { authorization: 'Bearer sk-live-456', 'x-request-id': 'req-abc' } });
+    await response.body.dump();
+    await server.close();
+    const entries = lines.map((line) => JSON.parse(line) as { reqId?: string; msg: string });
+    expect(entries.filter((entry) => entry.reqId === 'req-abc').map((entry) => entry.msg)).toEqual(['incoming request', 'request completed']);
+    expect(lines.join('\n')).not.toContain('sk-live-456');
+  });
+});
