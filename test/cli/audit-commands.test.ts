@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/http/logger.js';
 import { openRuntime } from '../../src/runtime.js';
 import { events } from '../helpers/audit.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, cleanEnv, runCli } from '../helpers/cli.js';
 import { testConfig } from '../helpers/server.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -53,6 +54,35 @@ describe('audit export and tail', () => {
     expect(humanLines[0]).toMatch(/^\s*11\s+\S+Z\s+user:alice\s+approval\.decided approval:apr_9\s+env=prd target=web-1\s+\{"decision":"approve"\}$/);
     const json = await cli('audit', 'tail', '-n', '3', '--json');
     expect(json.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([10, 11, 12]);
+  });
+
+  it('follows the chain: events appended after it started are printed as they commit', async () => {
+    const { config } = await populated();
+    const child = spawn(process.execPath, [CLI, 'audit', 'tail', '-n', '1', '--follow', '--json', '--data-dir', config.paths.base], { env: cleanEnv() });
+    let output = '';
+    const waiting = new Set<() => void>();
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const check of waiting) check();
+    });
+    const seen = (count: number) =>
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (output.trim().split('\n').filter(Boolean).length < count) return;
+          waiting.delete(check);
+          resolve();
+        };
+        waiting.add(check);
+        check();
+      });
+    await seen(1);
+    const runtime = await openRuntime(config, createLogger('silent'));
+    await runtime.audit.record([{ actor: 'late', action: 'test.followed', data: { n: 1 } }, { actor: 'late', action: 'test.followed', data: { n: 2 } }]);
+    await runtime.close();
+    await seen(3);
+    child.kill('SIGTERM');
+    const seqs = output.trim().split('\n').map((line) => (JSON.parse(line) as { seq: number; actor: string }).seq);
+    expect(seqs).toEqual([12, 13, 14]);
   });
 
   it('refuses bad options with exit 2 and prints nothing else', async () => {
