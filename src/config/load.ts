@@ -70,10 +70,16 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
 
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
+    const report = (path: readonly PropertyKey[], message: string): void => {
+      const source = sourceOf(sources, path.map(String));
+      problems.push(`${path.join('.') || '(root)'}: ${message}${source ? ` (from ${source})` : ''}`);
+    };
     for (const issue of parsed.error.issues) {
-      const key = issue.path.join('.');
-      const source = sourceOf(sources, issue.path.map(String));
-      problems.push(`${key || '(root)'}: ${issue.message}${source ? ` (from ${source})` : ''}`);
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) report([...issue.path, key], 'unknown setting (see airlock.example.yaml)');
+      } else {
+        report(issue.path, issue.message);
+      }
     }
     return { ok: false, problems };
   }
@@ -117,11 +123,13 @@ function readConfigFile(file: string, problems: string[]): RawConfig {
     return {};
   }
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    for (const error of document.errors) {
-      const where = error.linePos?.[0] ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '';
-      problems.push(`config file ${file}: malformed YAML${where}: ${error.message.split('\n')[0]}`);
-    }
+  const [first, ...rest] = document.errors;
+  if (first) {
+    // Later YAML errors are mostly echoes of the first: name it precisely, count the others.
+    const where = first.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
+    const more = rest.length > 0 ? ` (and ${rest.length} more error${rest.length === 1 ? '' : 's'} after it)` : '';
+    const message = (first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    problems.push(`config file ${file}: malformed YAML${where}: ${message}${more}`);
     return {};
   }
   const value: unknown = document.toJS();
