@@ -23,9 +23,14 @@ export function ensureDataDirs(config: ResolvedConfig): void {
   }
 }
 
+/** Opens the configured store; commands that run one query at a time ask for a small pool. */
+export function openConfiguredStore(config: ResolvedConfig, poolSize = config.database.poolSize): Promise<Store> {
+  return openStore(config.store, { poolSize, connectTimeoutMs: config.database.connectTimeoutMs });
+}
+
 /** Opens the store and brings its schema up to date; closes it again if that fails. */
 export async function openMigratedStore(config: ResolvedConfig): Promise<Store> {
-  const store = await openStore(config.store, { poolSize: config.database.poolSize, connectTimeoutMs: config.database.connectTimeoutMs });
+  const store = await openConfiguredStore(config);
   try {
     await migrate(store);
   } catch (error) {

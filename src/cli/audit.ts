@@ -4,7 +4,8 @@ import { Option, type Command } from 'commander';
 import { eventJson, latestEvents, loadAuditSigner, loadPublicKeys, readEvents, verifyChain, type AuditEvent } from '../audit/index.js';
 import type { ResolvedConfig } from '../config/index.js';
 import { AirlockError } from '../errors.js';
-import { openStore, type Store } from '../store/index.js';
+import { openConfiguredStore } from '../runtime.js';
+import type { Store } from '../store/index.js';
 import { configFromFlags, wholeNumber, withConfigOptions, type ConfigFlags } from './options.js';
 import { ExitCode, print, write } from './output.js';
 
@@ -103,7 +104,7 @@ function ownPublicKeyFiles(config: ResolvedConfig): string[] {
 
 /** Opens the store read-side (no migrations: a check must not change what it checks). */
 async function withAuditStore<T>(config: ResolvedConfig, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config.store, { poolSize: 2, connectTimeoutMs: config.database.connectTimeoutMs });
+  const store = await openConfiguredStore(config, 2);
   try {
     return await work(store);
   } catch (error) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { describeSettings, describeStore, type ResolvedConfig } from '../config/index.js';
 import { messageOf } from '../errors.js';
-import { openStore } from '../store/index.js';
+import { openConfiguredStore } from '../runtime.js';
 import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags } from './options.js';
 import { ExitCode, print } from './output.js';
 
@@ -69,7 +69,7 @@ async function checkDatabase(config: ResolvedConfig): Promise<{ ok: true } | { o
   // SQLite "reachability" would create the file; a writable folder (checked while loading) is enough.
   if (config.store.dialect === 'sqlite') return { ok: true };
   try {
-    const store = await openStore(config.store, { poolSize: 1, connectTimeoutMs: config.database.connectTimeoutMs });
+    const store = await openConfiguredStore(config, 1);
     await store.close();
     return { ok: true };
   } catch (error) {

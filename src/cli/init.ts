@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AuditLog, loadAuditSigner } from '../audit/index.js';
 import { describeStore } from '../config/index.js';
-import { ensureDataDirs } from '../runtime.js';
-import { migrate, openStore } from '../store/index.js';
+import { ensureDataDirs, openConfiguredStore } from '../runtime.js';
+import { migrate } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
 import { print } from './output.js';
@@ -17,7 +17,7 @@ export function registerInit(program: Command): void {
       ensureDataDirs(config);
       const keyExisted = existsSync(config.paths.auditKeyFile);
       const signer = loadAuditSigner(config.paths.auditKeyFile, config.paths.auditPublicKeyFile, { create: !config.audit.keyFile });
-      const store = await openStore(config.store, { poolSize: 1, connectTimeoutMs: config.database.connectTimeoutMs });
+      const store = await openConfiguredStore(config, 1);
       try {
         const report = await migrate(store);
         const created = [...(keyExisted ? [] : ['audit key']), ...report.applied.map((name) => `migration ${name}`)];

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeStore } from '../config/index.js';
-import { migrate, openStore } from '../store/index.js';
+import { openConfiguredStore } from '../runtime.js';
+import { migrate } from '../store/index.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
 import { print } from './output.js';
 
@@ -10,7 +11,7 @@ export function registerMigrate(program: Command): void {
     .addHelpText('after', '\nExamples:\n  airlock migrate\n  airlock migrate --database-url postgres://airlock@127.0.0.1/airlock')
     .action(async (flags: ConfigFlags) => {
       const config = configFromFlags(flags);
-      const store = await openStore(config.store, { poolSize: 1, connectTimeoutMs: config.database.connectTimeoutMs });
+      const store = await openConfiguredStore(config, 1);
       try {
         const report = await migrate(store);
         print(`${describeStore(config)}: ${report.applied.length === 0 ? 'up to date' : `applied ${report.applied.join(', ')}`} (${report.total} migration(s) known)`);
