@@ -70,9 +70,13 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
 
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
+    const failed: string[] = [];
     const report = (path: readonly PropertyKey[], message: string): void => {
       const source = sourceOf(sources, path.map(String));
       problems.push(`${path.join('.') || '(root)'}: ${message}${source ? ` (from ${source})` : ''}`);
+      // A bad list entry fails the whole list.
+      const index = path.findIndex((key) => typeof key === 'number');
+      failed.push((index < 0 ? path : path.slice(0, index)).join('.'));
     };
     for (const issue of parsed.error.issues) {
       if (issue.code === 'unrecognized_keys') {
@@ -81,17 +85,15 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
         report(issue.path, issue.message);
       }
     }
+    // Every problem at once: check the database URL and the paths too, with the failing settings left out.
+    const rest = failed.includes('') ? undefined : ConfigSchema.safeParse(without(raw, failed));
+    if (rest?.success) resolveAndCheck(rest.data, cwd, sources, problems, failed);
     return { ok: false, problems };
   }
   const config = parsed.data;
-  const paths = resolvePaths(config, cwd);
-  const store = parseDatabaseUrl(config.database.url, paths.defaultDatabaseFile, cwd);
-  if ('error' in store) {
-    problems.push(`database.url: ${store.error}${sources['database.url'] ? ` (from ${sources['database.url']})` : ''}`);
-  } else {
-    problems.push(...checkStorage(config, store), ...checkFiles(config, paths, store));
-  }
-  if (problems.length > 0 || 'error' in store) return { ok: false, problems };
+  const resolved = resolveAndCheck(config, cwd, sources, problems, []);
+  if (problems.length > 0 || !resolved) return { ok: false, problems };
+  const { paths, store } = resolved;
 
   for (const key of flatKeys(config)) sources[key] ??= 'default';
   return { ok: true, config: { ...config, configFile, paths, store, sources } };
@@ -205,6 +207,40 @@ function sourceOf(sources: Record<string, string>, path: readonly string[]): str
   return undefined;
 }
 
+/** Resolves the paths and the store and checks them, skipping every check that reads a setting in `failed`. */
+function resolveAndCheck(
+  config: Config,
+  cwd: string,
+  sources: Record<string, string>,
+  problems: string[],
+  failed: readonly string[],
+): { paths: Paths; store: DatabaseTarget } | undefined {
+  const ok = (...keys: string[]): boolean =>
+    !failed.some((bad) => keys.some((key) => bad === key || bad.startsWith(`${key}.`) || key.startsWith(`${bad}.`)));
+  const paths = resolvePaths(config, cwd);
+  // Without a URL the store is a file in the data directory, so it depends on where that is too.
+  const storeOk = config.database.url === undefined ? ok('database.url', 'dataDir', 'instanceId') : ok('database.url');
+  const store = storeOk ? parseDatabaseUrl(config.database.url, paths.defaultDatabaseFile, cwd) : undefined;
+  if (store && 'error' in store) {
+    problems.push(`database.url: ${store.error}${sources['database.url'] ? ` (from ${sources['database.url']})` : ''}`);
+    return undefined;
+  }
+  if (store && ok('audit.storage')) problems.push(...checkStorage(config, store));
+  problems.push(...checkFiles(config, paths, store).filter((problem) => ok(problem.slice(0, problem.indexOf(':')))));
+  return store ? { paths, store } : undefined;
+}
+
+/** A copy of `raw` without the settings at the given dotted paths. */
+function without(raw: RawConfig, paths: readonly string[]): RawConfig {
+  const copy = structuredClone(raw);
+  for (const path of paths) {
+    const keys = path.split('.');
+    const parent = getPath(copy, keys.slice(0, -1));
+    if (parent && typeof parent === 'object') delete (parent as RawConfig)[keys[keys.length - 1] as string];
+  }
+  return copy;
+}
+
 /** AUDIT_STORAGE names where the operator expects the chain; refuse to start if the store says otherwise. */
 function checkStorage(config: Config, store: DatabaseTarget): string[] {
   const storage = config.audit.storage;
@@ -213,11 +249,11 @@ function checkStorage(config: Config, store: DatabaseTarget): string[] {
 }
 
 /** Catches unusable paths before anything is created, so the operator hears about them all at once. */
-function checkFiles(config: Config, paths: Paths, store: DatabaseTarget): string[] {
+function checkFiles(config: Config, paths: Paths, store: DatabaseTarget | undefined): string[] {
   const problems: string[] = [];
   const dirProblem = writableDirProblem(paths.base);
   if (dirProblem) problems.push(`dataDir: ${dirProblem}`);
-  if (store.dialect === 'sqlite' && store.file !== paths.defaultDatabaseFile) {
+  if (store?.dialect === 'sqlite' && store.file !== paths.defaultDatabaseFile) {
     const problem = writableDirProblem(dirname(store.file));
     if (problem) problems.push(`database.url: ${problem}`);
   }
