@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AuditLog, AuditMirror, loadAuditSigner, type AuditSigner } from './audit/index.js';
 import type { ResolvedConfig } from './config/index.js';
 import { Metrics } from './http/metrics.js';
+import { ApiKeys } from './identity/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
 
 /** Everything a running Airlock holds: built once from the configuration, closed once. */
@@ -11,6 +12,7 @@ export interface Runtime {
   readonly store: Store;
   readonly signer: AuditSigner;
   readonly audit: AuditLog;
+  readonly keys: ApiKeys;
   readonly metrics: Metrics;
   readonly logger: Logger;
   close(): Promise<void>;
@@ -60,6 +62,7 @@ export async function openRuntime(config: ResolvedConfig, logger: Logger): Promi
     store,
     signer,
     audit,
+    keys: new ApiKeys(store, audit),
     metrics,
     logger,
     async close() {

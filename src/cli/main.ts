@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { registerAuditCommands } from './audit.js';
 import { registerConfigCommands } from './config.js';
 import { registerInit } from './init.js';
+import { registerKeyCommands } from './keys.js';
 import { registerMigrate } from './migrate.js';
 import { ExitCode } from './output.js';
 import { registerServe } from './serve.js';
@@ -30,6 +31,7 @@ registerServe(program);
 registerInit(program);
 registerConfigCommands(program);
 registerMigrate(program);
+registerKeyCommands(program);
 registerAuditCommands(program);
 
 try {

@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
 import type { Runtime } from '../runtime.js';
+import { identityRoutes } from '../identity/index.js';
+import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
 
@@ -36,8 +38,10 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
     reply.header('x-request-id', request.id);
   });
   registerProblemHandlers(app);
+  registerAuth(app, { keys: runtime.keys, audit: runtime.audit });
   runtime.metrics.observe(app);
 
   app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
+  app.register(identityRoutes, { keys: runtime.keys });
   return app;
 }

@@ -32,8 +32,74 @@ export interface AuditCheckpointsTable {
   signature: string;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  /** The visible part of the key, for lookup and recognition; the secret is stored only as a hash. */
+  prefix: string;
+  secret_hash: string;
+  name: string;
+  /** JSON array of scopes. */
+  scopes: string;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  worker_id: string;
+  task_name: string;
+  instruction: string;
+  environment: string;
+  target: string;
+  /** The command as asked for, for people; `op` is what is approved and run. */
+  command: string;
+  /** RFC 8785 canonical JSON of the operation. */
+  op: string;
+  op_hash: string;
+  risk_level: string;
+  /** JSON array of matched rules. */
+  risk_reasons: string;
+  score: number;
+  /** JSON array of instruction findings. */
+  findings: string;
+  status: string;
+  requested_by: string;
+  decided_by: string | null;
+  decision_reason: string | null;
+  created_at: string;
+  expires_at: string;
+  decided_at: string | null;
+  token_jti: string | null;
+  minted_at: string | null;
+  executed_at: string | null;
+}
+
+export interface ExecutionsTable {
+  id: string;
+  jti: string;
+  approval_id: string;
+  instance_id: string;
+  environment: string;
+  target: string;
+  op_hash: string;
+  status: string;
+  exit_code: number | null;
+  output: string | null;
+  output_sha256: string | null;
+  truncated: number;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+}
+
 export interface Database {
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
   audit_checkpoints: AuditCheckpointsTable;
+  api_keys: ApiKeysTable;
+  approvals: ApprovalsTable;
+  executions: ExecutionsTable;
 }

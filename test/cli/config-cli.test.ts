@@ -84,17 +84,20 @@ describe('airlock basics', () => {
     expect(help.stdout).toContain('Examples:');
   });
 
-  it('init is idempotent', async () => {
+  it('init is idempotent and prints the first admin key once', async () => {
     const cwd = tmpDir();
     const first = await runCli(['init'], { cwd });
     expect(first.stdout).toContain('(created, key id');
+    expect(first.stdout).toMatch(/^admin API key \(shown only now, store it\): alk_\w{8}_[\w-]{43}$/m);
     expect(first.stdout).toMatch(/initialized$/m);
     const key = readFileSync(join(cwd, '.airlock', 'keys', 'audit-ed25519.pem'), 'utf8');
     const second = await runCli(['init'], { cwd });
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('already initialized: nothing changed');
+    expect(second.stdout).not.toContain('alk_');
     expect(readFileSync(join(cwd, '.airlock', 'keys', 'audit-ed25519.pem'), 'utf8')).toBe(key);
     const tail = await runCli(['audit', 'tail', '--json'], { cwd });
-    expect(tail.stdout.trim().split('\n')).toHaveLength(1);
+    const actions = tail.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { action: string }).action);
+    expect(actions).toEqual(['system.initialized', 'key.created']);
   });
 });
