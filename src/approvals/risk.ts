@@ -1,0 +1,74 @@
+import { basename } from 'node:path';
+import { displayOp, type ParsedCommand } from './command.js';
+import { maxLevel, raiseLevel, type RiskLevel } from './levels.js';
+import { BUILTIN_RULES, environmentPolicy, type Policy, type Rule } from './policy.js';
+
+export interface RiskReason {
+  readonly rule: string;
+  readonly level: RiskLevel;
+  readonly reason: string;
+}
+
+export interface RiskDecision {
+  readonly level: RiskLevel;
+  readonly reasons: readonly RiskReason[];
+  /** The environment's policy approves this level without a human. */
+  readonly autoApprove: boolean;
+}
+
+export interface RiskInput {
+  readonly command: ParsedCommand;
+  readonly instruction: string;
+  readonly environment: string;
+  readonly target: string;
+}
+
+/**
+ * Ordered rules (the policy file's, then the built-ins) each add their level; the request's level is
+ * the highest. A `final` rule stops the evaluation. Whatever the rules say, a command that needs a
+ * shell is at least HIGH, and the environment may raise the result.
+ */
+export function assessRisk(policy: Policy, input: RiskInput): RiskDecision {
+  const text = displayOp(input.command.op);
+  const program = programOf(input.command);
+  const reasons: RiskReason[] = [];
+  let knowsCommand = false;
+  for (const rule of [...policy.rules, ...(policy.builtins ? BUILTIN_RULES : [])]) {
+    if (!matches(rule, input, text, program)) continue;
+    reasons.push({ rule: rule.id, level: rule.level, reason: rule.reason });
+    knowsCommand ||= rule.match.program !== undefined || rule.match.command !== undefined || rule.match.shell !== undefined;
+    if (rule.final) break;
+  }
+  let level = reasons.reduce<RiskLevel>((highest, reason) => maxLevel(highest, reason.level), 'LOW');
+  if (!knowsCommand) {
+    reasons.push({ rule: 'default', level: policy.defaultLevel, reason: `no rule knows the program ${program}` });
+    level = maxLevel(level, policy.defaultLevel);
+  }
+  if (input.command.shellFeatures.length > 0) {
+    reasons.push({ rule: 'shell-syntax', level: 'HIGH', reason: `needs a shell: ${input.command.shellFeatures.join(', ')}` });
+    level = maxLevel(level, 'HIGH');
+  }
+  const environment = environmentPolicy(policy, input.environment);
+  if (environment.raise > 0 && level !== 'LOW') {
+    const raised = raiseLevel(level, environment.raise);
+    if (raised !== level) reasons.push({ rule: 'environment', level: raised, reason: `${input.environment} raises ${level} to ${raised}` });
+    level = raised;
+  }
+  return { level, reasons, autoApprove: environment.autoApprove.includes(level) };
+}
+
+function programOf(command: ParsedCommand): string {
+  const first = command.op.kind === 'exec' ? command.op.argv[0] : command.op.script.trim().split(/\s+/)[0];
+  return basename(first ?? '');
+}
+
+function matches(rule: Rule, input: RiskInput, text: string, program: string): boolean {
+  const { match } = rule;
+  if (match.program && !match.program.includes(program)) return false;
+  if (match.shell !== undefined && match.shell !== (input.command.op.kind === 'shell')) return false;
+  if (match.command && !new RegExp(match.command, 'i').test(text)) return false;
+  if (match.instruction && !new RegExp(match.instruction, 'i').test(input.instruction)) return false;
+  if (match.environments && !match.environments.includes(input.environment)) return false;
+  if (match.targets && !match.targets.includes(input.target)) return false;
+  return true;
+}
