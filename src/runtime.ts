@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import { AuditLog, AuditMirror, loadAuditSigner, type AuditSigner } from './audit/index.js';
 import type { ResolvedConfig } from './config/index.js';
 import { Metrics } from './http/metrics.js';
+import { Approvals, loadPolicy } from './approvals/index.js';
 import { ApiKeys } from './identity/index.js';
+import { TargetRegistry } from './targets/registry.js';
 import { migrate, openStore, type Store } from './store/index.js';
 
 /** Everything a running Airlock holds: built once from the configuration, closed once. */
@@ -13,6 +15,8 @@ export interface Runtime {
   readonly signer: AuditSigner;
   readonly audit: AuditLog;
   readonly keys: ApiKeys;
+  readonly targets: TargetRegistry;
+  readonly approvals: Approvals;
   readonly metrics: Metrics;
   readonly logger: Logger;
   close(): Promise<void>;
@@ -44,6 +48,7 @@ export async function openMigratedStore(config: ResolvedConfig): Promise<Store> 
 
 export async function openRuntime(config: ResolvedConfig, logger: Logger): Promise<Runtime> {
   ensureDataDirs(config);
+  const policy = loadPolicy(config.policyFile);
   const signer = loadAuditSigner(config.paths.auditKeyFile, config.paths.auditPublicKeyFile, { create: !config.audit.keyFile });
   const store = await openMigratedStore(config);
   const metrics = new Metrics();
@@ -57,12 +62,15 @@ export async function openRuntime(config: ResolvedConfig, logger: Logger): Promi
       metrics.auditHeadSeq.set(events[events.length - 1]?.seq ?? 0);
     },
   });
+  const targets = new TargetRegistry(config);
   return {
     config,
     store,
     signer,
     audit,
     keys: new ApiKeys(store, audit),
+    targets,
+    approvals: new Approvals({ store, audit, policy, targets, environments: config.environments.allowed ?? config.environments.known }),
     metrics,
     logger,
     async close() {

@@ -35,6 +35,7 @@ export async function validateConfig(flags: ConfigFlags, json: boolean): Promise
           valid: problems.length === 0,
           problems,
           configFile: resolved.configFile ?? null,
+          policyFile: resolved.policyFile ?? null,
           settings: describeSettings(resolved),
           paths: resolved.paths,
           database: describeStore(resolved),
@@ -45,6 +46,7 @@ export async function validateConfig(flags: ConfigFlags, json: boolean): Promise
     );
   } else {
     print(`configuration file: ${resolved.configFile ?? '(none)'}`);
+    print(`policy file: ${resolved.policyFile ?? '(none: built-in rules)'}`);
     print('settings:');
     for (const line of describeSettings(resolved)) print(`  ${line.key} = ${JSON.stringify(line.value)}  (${line.source})`);
     print('paths:');

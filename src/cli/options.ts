@@ -39,7 +39,7 @@ export function configFromFlags(flags: ConfigFlags): ResolvedConfig {
     raw.server = { ...(flags.host !== undefined ? { host: flags.host } : {}), ...(flags.port !== undefined ? { port: flags.port } : {}) };
   }
   if (flags.databaseUrl !== undefined) raw.database = { url: flags.databaseUrl };
-  if (flags.allowedEnvironments !== undefined) raw.environments = { allowed: flags.allowedEnvironments.split(',').map((name) => name.trim()) };
+  if (flags.allowedEnvironments !== undefined) raw.environments = { allowed: flags.allowedEnvironments.split(',').map((name) => name.trim()).filter((name) => name !== '') };
   if (flags.logLevel !== undefined) raw.log = { level: flags.logLevel };
   return requireConfig({ flags: raw, ...(flags.config !== undefined ? { configFile: flags.config } : {}) });
 }

@@ -23,7 +23,7 @@ export function describeSettings(config: ResolvedConfig): SettingLine[] {
     const mask = MASKED[prefix];
     lines.push({ key: prefix, value: mask && typeof value === 'string' ? mask(value) : value, source: config.sources[prefix] ?? 'default' });
   };
-  const { paths: _paths, store: _store, sources: _sources, configFile: _configFile, ...settings } = config;
+  const { paths: _paths, store: _store, sources: _sources, configFile: _configFile, policyFile: _policyFile, ...settings } = config;
   walk(settings, '');
   return lines;
 }

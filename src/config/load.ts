@@ -29,6 +29,12 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['audit', 'checkpointIntervalSeconds'], names: ['AIRLOCK_AUDIT_CHECKPOINT_SECONDS'] },
   { path: ['audit', 'keyFile'], names: ['AIRLOCK_AUDIT_KEY_FILE'] },
   { path: ['audit', 'mirrorFile'], names: ['AIRLOCK_AUDIT_MIRROR_FILE'] },
+  { path: ['policy', 'file'], names: ['AIRLOCK_POLICY_FILE'] },
+  { path: ['tokens', 'ttlSeconds'], names: ['AIRLOCK_TOKEN_TTL_SECONDS'] },
+  { path: ['tokens', 'issuer'], names: ['AIRLOCK_TOKEN_ISSUER'] },
+  { path: ['tokens', 'audience'], names: ['AIRLOCK_TOKEN_AUDIENCE'] },
+  { path: ['gateway', 'timeoutSeconds'], names: ['AIRLOCK_EXEC_TIMEOUT_SECONDS'] },
+  { path: ['gateway', 'outputCapBytes'], names: ['AIRLOCK_OUTPUT_CAP_BYTES'] },
   { path: ['log', 'level'], names: ['AIRLOCK_LOG_LEVEL'] },
 ];
 
@@ -43,6 +49,8 @@ export interface LoadOptions {
 
 export interface ResolvedConfig extends Config {
   readonly configFile: string | undefined;
+  /** policy.yaml, resolved against the working directory; built-in rules without it. */
+  readonly policyFile: string | undefined;
   readonly paths: Paths;
   readonly store: DatabaseTarget;
   /** Where each setting came from: a flag, a variable, the file, or the default. */
@@ -93,10 +101,10 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
   const config = parsed.data;
   const resolved = resolveAndCheck(config, cwd, sources, problems, []);
   if (problems.length > 0 || !resolved) return { ok: false, problems };
-  const { paths, store } = resolved;
+  const { paths, store, policyFile } = resolved;
 
   for (const key of flatKeys(config)) sources[key] ??= 'default';
-  return { ok: true, config: { ...config, configFile, paths, store, sources } };
+  return { ok: true, config: { ...config, configFile, policyFile, paths, store, sources } };
 }
 
 /** loadConfig for commands: throws one AirlockError that lists every problem. */
@@ -214,7 +222,7 @@ function resolveAndCheck(
   sources: Record<string, string>,
   problems: string[],
   failed: readonly string[],
-): { paths: Paths; store: DatabaseTarget } | undefined {
+): { paths: Paths; store: DatabaseTarget; policyFile: string | undefined } | undefined {
   const ok = (...keys: string[]): boolean =>
     !failed.some((bad) => keys.some((key) => bad === key || bad.startsWith(`${key}.`) || key.startsWith(`${bad}.`)));
   const paths = resolvePaths(config, cwd);
@@ -227,7 +235,15 @@ function resolveAndCheck(
   }
   if (store && ok('audit.storage')) problems.push(...checkStorage(config, store));
   problems.push(...checkFiles(config, paths, store).filter((problem) => ok(problem.slice(0, problem.indexOf(':')))));
-  return store ? { paths, store } : undefined;
+  const policyFile = config.policy.file ? resolve(cwd, config.policy.file) : undefined;
+  if (policyFile) {
+    try {
+      accessSync(policyFile, constants.R_OK);
+    } catch (error) {
+      problems.push(`policy.file: cannot read ${policyFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return store ? { paths, store, policyFile } : undefined;
 }
 
 /** A copy of `raw` without the settings at the given dotted paths. */

@@ -70,6 +70,25 @@ export const ConfigSchema = z.strictObject({
       mirrorFile: z.string().min(1).optional(),
     })
     .prefault({}),
+  policy: z
+    .strictObject({
+      /** policy.yaml: risk rules and per-environment approval settings (built-in defaults without it). */
+      file: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  tokens: z
+    .strictObject({
+      ttlSeconds: integer(10, 3600).default(300),
+      issuer: z.string().min(1).max(200).default('airlock'),
+      audience: z.string().min(1).max(200).default('airlock-gateway'),
+    })
+    .prefault({}),
+  gateway: z
+    .strictObject({
+      timeoutSeconds: integer(1, 86_400).default(60),
+      outputCapBytes: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(LOG_LEVELS).default('info'),

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
 import type { Runtime } from '../runtime.js';
+import { approvalRoutes } from '../approvals/index.js';
 import { identityRoutes } from '../identity/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
@@ -43,5 +44,6 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
 
   app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
   app.register(identityRoutes, { keys: runtime.keys });
+  app.register(approvalRoutes, { approvals: runtime.approvals });
   return app;
 }

@@ -35,6 +35,11 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     runtime.audit.checkpoint().catch((error: unknown) => logger.warn({ error: messageOf(error) }, 'audit checkpoint failed'));
   }, config.audit.checkpointIntervalSeconds * 1000);
   checkpointTimer.unref();
+  // Requests nobody decided in time are expired (and audited) even if nobody asks about them.
+  const expiryTimer = setInterval(() => {
+    runtime.approvals.expireDue().catch((error: unknown) => logger.warn({ error: messageOf(error) }, 'expiring approvals failed'));
+  }, 5000);
+  expiryTimer.unref();
 
   logger.info({ url, version: VERSION, store: runtime.store.description, instance: config.instanceId }, 'airlock listening');
 
@@ -43,6 +48,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     (closing ??= (async () => {
       draining = true;
       clearInterval(checkpointTimer);
+      clearInterval(expiryTimer);
       await app.close();
       try {
         await runtime.audit.record({ actor, action: 'server.stopped', data: { pid: process.pid } });

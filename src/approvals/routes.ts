@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { principalOf } from '../http/auth.js';
+import { ApprovalParams, ApprovalRequestBody, DecisionBody, ListQuery, WaitQuery } from './schema.js';
+import type { Approvals } from './service.js';
+
+/**
+ * Approval requests, under the reference Wingman paths (/approvals/…) and the versioned API
+ * (/v1/approvals/…): the same handlers, the same answers.
+ */
+export async function approvalRoutes(app: FastifyInstance, options: { approvals: Approvals }): Promise<void> {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const { approvals } = options;
+
+  for (const path of ['/approvals/request', '/v1/approvals']) {
+    routes.post(path, { config: { scope: 'approvals:request' }, schema: { body: ApprovalRequestBody } }, async (request, reply) => {
+      const created = await approvals.request(principalOf(request), request.body);
+      return reply.status(201).send({ request: created });
+    });
+  }
+
+  routes.get('/v1/approvals', { config: { scope: 'approvals:read' }, schema: { querystring: ListQuery } }, async (request) => ({
+    requests: await approvals.list(request.query),
+  }));
+
+  for (const prefix of ['/approvals', '/v1/approvals']) {
+    routes.get(`${prefix}/:id`, { config: { scope: 'approvals:read' }, schema: { params: ApprovalParams, querystring: WaitQuery } }, async (request) => {
+      const wait = request.query.wait ?? 0;
+      if (wait === 0) return { request: await approvals.get(request.params.id) };
+      // Stop waiting when the client goes away.
+      const gone = new AbortController();
+      request.raw.on('close', () => gone.abort());
+      return { request: await approvals.wait(request.params.id, wait, gone.signal) };
+    });
+
+    for (const decision of ['approve', 'reject'] as const) {
+      routes.post(
+        `${prefix}/:id/${decision}`,
+        { config: { scope: 'approvals:decide' }, schema: { params: ApprovalParams, body: DecisionBody } },
+        async (request) => ({ request: await approvals.decide(principalOf(request), request.params.id, decision, request.body?.reason) }),
+      );
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import type { RawConfig } from '../../src/config/index.js';
+import { createDatabase, type StoreKind } from './databases.js';
+import { bearer, http } from './http.js';
+import { startTestServer } from './server.js';
+
+/** The reference deployment guide's Test C instruction, verbatim. */
+export const REFERENCE_INSTRUCTION =
+  'DELIVERABLES: Test command\nSUCCESS_CRITERIA: Exit 0\nBOUNDARIES: Read-only\nDEPENDENCIES: None\nMITIGATION: None\nTEST_PROCESS: Run echo\nTEST_RESULTS_FORMAT: stdout\nRESOURCE_REQUIREMENTS: None\nRISK_ASSESSMENT: Low\nQUALITY_METRICS: Success\n\nCommand: echo test';
+
+/**
+ * A running server on a fresh database with the keys of the reference roles: an agent that asks and
+ * reads, an approver that decides (and mints), and an admin.
+ */
+export async function startGate(kind: StoreKind, settings: RawConfig = {}) {
+  const database = await createDatabase(kind);
+  const server = await startTestServer({ database: { url: database.url }, ...settings });
+  const keys = server.runtime.keys;
+  const agent = await keys.create({ name: 'agent', scopes: ['approvals:request', 'approvals:read', 'gateway:execute'], actor: 'test' });
+  const approver = await keys.create({ name: 'approver', scopes: ['approvals:read', 'approvals:decide'], actor: 'test' });
+  const admin = await keys.create({ name: 'admin', scopes: ['admin'], actor: 'test' });
+  const url = server.url;
+  return {
+    server,
+    database,
+    url,
+    agent: agent.key,
+    approver: approver.key,
+    admin: admin.key,
+    /** POST /approvals/request as the agent. */
+    request: (body: Record<string, unknown>, key = agent.key) =>
+      http('POST', `${url}/approvals/request`, { headers: { 'x-wingman-approval-request-key': key }, json: { worker_id: 'test-worker', task_name: 'test task', ...body } }),
+    decide: (id: string, decision: 'approve' | 'reject', key = approver.key, reason?: string) =>
+      http('POST', `${url}/approvals/${id}/${decision}`, { headers: { 'x-wingman-approval-decide-key': key }, json: reason ? { reason } : {} }),
+    get: (id: string, query = '', key = agent.key) => http('GET', `${url}/approvals/${id}${query}`, { headers: bearer(key) }),
+    auditActions: async () => (await server.runtime.store.db.selectFrom('audit_events').select('action').orderBy('seq').execute()).map((row) => row.action),
+  };
+}
