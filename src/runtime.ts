@@ -1,11 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { AuditLog, AuditMirror, loadAuditSigner, type AuditSigner } from './audit/index.js';
+import { AuditLog, AuditMirror, loadAuditSigner, loadKeyPair, type AuditSigner, type KeyPair } from './audit/index.js';
 import type { ResolvedConfig } from './config/index.js';
 import { Metrics } from './http/metrics.js';
 import { Approvals, loadPolicy } from './approvals/index.js';
 import { ApiKeys } from './identity/index.js';
+import { Gateway } from './gateway/index.js';
 import { TargetRegistry } from './targets/registry.js';
+import { Tokens } from './tokens/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
 
 /** Everything a running Airlock holds: built once from the configuration, closed once. */
@@ -17,6 +19,8 @@ export interface Runtime {
   readonly keys: ApiKeys;
   readonly targets: TargetRegistry;
   readonly approvals: Approvals;
+  readonly tokens: Tokens;
+  readonly gateway: Gateway;
   readonly metrics: Metrics;
   readonly logger: Logger;
   close(): Promise<void>;
@@ -27,6 +31,15 @@ export function ensureDataDirs(config: ResolvedConfig): void {
   for (const dir of [config.paths.base, config.paths.keysDir, config.paths.stateDir, config.paths.logDir]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
+}
+
+/** The token and receipt signing keys, created on first use (mode 0600) unless `create` is false. */
+export function loadSigningKeys(config: ResolvedConfig, create: boolean): { token: KeyPair; receipt: KeyPair } {
+  const pub = (file: string): string => file.replace(/\.pem$/, '.pub.pem');
+  return {
+    token: loadKeyPair(config.paths.tokenKeyFile, pub(config.paths.tokenKeyFile), { create, label: 'token signing' }),
+    receipt: loadKeyPair(config.paths.receiptKeyFile, pub(config.paths.receiptKeyFile), { create, label: 'receipt signing' }),
+  };
 }
 
 /** Opens the configured store; commands that run one query at a time ask for a small pool. */
@@ -49,6 +62,7 @@ export async function openMigratedStore(config: ResolvedConfig): Promise<Store> 
 export async function openRuntime(config: ResolvedConfig, logger: Logger): Promise<Runtime> {
   ensureDataDirs(config);
   const policy = loadPolicy(config.policyFile);
+  const signingKeys = loadSigningKeys(config, true);
   const signer = loadAuditSigner(config.paths.auditKeyFile, config.paths.auditPublicKeyFile, { create: !config.audit.keyFile });
   const store = await openMigratedStore(config);
   const metrics = new Metrics();
@@ -63,6 +77,24 @@ export async function openRuntime(config: ResolvedConfig, logger: Logger): Promi
     },
   });
   const targets = new TargetRegistry(config);
+  const approvals = new Approvals({ store, audit, policy, targets, environments: config.environments.allowed ?? config.environments.known });
+  const tokens = new Tokens({
+    store,
+    audit,
+    approvals,
+    signing: signingKeys.token,
+    publicKeys: [signingKeys.token, signingKeys.receipt],
+    settings: config.tokens,
+  });
+  const gateway = new Gateway({
+    store,
+    audit,
+    tokens,
+    targets,
+    receiptKey: signingKeys.receipt,
+    issuer: config.tokens.issuer,
+    instanceId: config.instanceId ?? 'default',
+  });
   return {
     config,
     store,
@@ -70,7 +102,9 @@ export async function openRuntime(config: ResolvedConfig, logger: Logger): Promi
     audit,
     keys: new ApiKeys(store, audit),
     targets,
-    approvals: new Approvals({ store, audit, policy, targets, environments: config.environments.allowed ?? config.environments.known }),
+    approvals,
+    tokens,
+    gateway,
     metrics,
     logger,
     async close() {

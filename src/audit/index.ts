@@ -1,6 +1,6 @@
 export { AuditLog, checkpointMessage, readHead, type AuditEventInput, type AuditLogOptions, type ChainHead, type Checkpoint } from './log.js';
 export { canonicalEvent, canonicalJson, chainHash, type AuditEvent, type HashedFields } from './canonical.js';
-export { keyIdOf, loadAuditSigner, loadPublicKeys, verifySignature, type AuditSigner } from './keys.js';
+export { keyIdOf, loadAuditSigner, loadKeyPair, loadPublicKeys, verifySignature, type AuditSigner, type KeyPair } from './keys.js';
 export { AuditMirror, eventJson } from './mirror.js';
 export { latestEvents, readEvents } from './read.js';
 export { ChainChecker, checkRange, verifyChain, type RangeResult, type RangeTask, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';

@@ -23,34 +23,45 @@ export function verifySignature(publicKey: KeyObject, message: string, signature
   }
 }
 
+/** An Ed25519 key pair from a key file: the private half for signing, never exported. */
+export interface KeyPair {
+  readonly keyId: string;
+  readonly publicKey: KeyObject;
+  readonly privateKey: KeyObject;
+}
+
 /**
- * Loads the audit signing key, creating it (mode 0600, in a 0700 folder) when it does not exist and
- * `create` is set. A key file that others can read is refused: a leaked key lets anyone forge checkpoints.
+ * Loads an Ed25519 signing key, creating it (mode 0600, in a 0700 folder) when it does not exist and
+ * `create` is set, and publishes its public half beside it. A key file that others can read is
+ * refused: a leaked key lets anyone forge what it signs. `label` names the key in messages.
  */
-export function loadAuditSigner(file: string, publicFile: string, options: { create: boolean }): AuditSigner {
+export function loadKeyPair(file: string, publicFile: string, options: { create: boolean; label?: string }): KeyPair {
+  const label = options.label ?? 'audit';
   let pem: string;
   try {
-    pem = readKeyFile(file);
+    pem = readKeyFile(file, label);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !options.create) throw keyError(file, error);
-    pem = createKeyFile(file);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !options.create) throw keyError(file, error, label);
+    pem = createKeyFile(file, label);
   }
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(pem);
   } catch (error) {
-    throw new AirlockError('key_invalid', `the audit key ${file} is not a PEM private key: ${(error as Error).message}`, { cause: error });
+    throw new AirlockError('key_invalid', `the ${label} key ${file} is not a PEM private key: ${(error as Error).message}`, { cause: error });
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') {
-    throw new AirlockError('key_invalid', `the audit key ${file} is ${privateKey.asymmetricKeyType}; it must be Ed25519`);
+    throw new AirlockError('key_invalid', `the ${label} key ${file} is ${privateKey.asymmetricKeyType}; it must be Ed25519`);
   }
   const publicKey = createPublicKey(privateKey);
   writePublicKey(publicFile, publicKey);
-  return {
-    keyId: keyIdOf(publicKey),
-    publicKey,
-    sign: (message) => sign(null, Buffer.from(message), privateKey).toString('base64url'),
-  };
+  return { keyId: keyIdOf(publicKey), publicKey, privateKey };
+}
+
+/** The audit chain's checkpoint signer. */
+export function loadAuditSigner(file: string, publicFile: string, options: { create: boolean }): AuditSigner {
+  const { keyId, publicKey, privateKey } = loadKeyPair(file, publicFile, options);
+  return { keyId, publicKey, sign: (message) => sign(null, Buffer.from(message), privateKey).toString('base64url') };
 }
 
 /** Public keys for verification, by key id, from PEM files (public or private). */
@@ -68,15 +79,15 @@ export function loadPublicKeys(files: readonly string[]): Map<string, KeyObject>
   return keys;
 }
 
-function readKeyFile(file: string): string {
+function readKeyFile(file: string, label: string): string {
   const mode = statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new AirlockError('key_insecure', `the audit key ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 on it`);
+    throw new AirlockError('key_insecure', `the ${label} key ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 on it`);
   }
   return readFileSync(file, 'utf8');
 }
 
-function createKeyFile(file: string): string {
+function createKeyFile(file: string, label: string): string {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -85,8 +96,8 @@ function createKeyFile(file: string): string {
     writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
     return pem;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile(file);
-    throw keyError(file, error);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile(file, label);
+    throw keyError(file, error, label);
   }
 }
 
@@ -104,9 +115,9 @@ function writePublicKey(file: string, publicKey: KeyObject): void {
   }
 }
 
-function keyError(file: string, error: unknown): AirlockError {
+function keyError(file: string, error: unknown, label: string): AirlockError {
   if (error instanceof AirlockError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? 'error';
   const hint = code === 'ENOENT' ? ' (run `airlock init` or start the server once to create it)' : '';
-  return new AirlockError('key_missing', `cannot read the audit key ${file}: ${code}${hint}`, { cause: error });
+  return new AirlockError('key_missing', `cannot read the ${label} key ${file}: ${code}${hint}`, { cause: error });
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { AuditLog, loadAuditSigner } from '../audit/index.js';
 import { ApiKeys } from '../identity/index.js';
 import { describeStore } from '../config/index.js';
-import { ensureDataDirs, openConfiguredStore } from '../runtime.js';
+import { ensureDataDirs, loadSigningKeys, openConfiguredStore } from '../runtime.js';
 import { migrate } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { localActor } from './admin.js';
@@ -19,6 +19,7 @@ export function registerInit(program: Command): void {
       ensureDataDirs(config);
       const keyExisted = existsSync(config.paths.auditKeyFile);
       const signer = loadAuditSigner(config.paths.auditKeyFile, config.paths.auditPublicKeyFile, { create: !config.audit.keyFile });
+      const signing = loadSigningKeys(config, true);
       const store = await openConfiguredStore(config, 1);
       try {
         const report = await migrate(store);
@@ -33,6 +34,8 @@ export function registerInit(program: Command): void {
         print(`data directory: ${config.paths.base}`);
         print(`audit key:      ${config.paths.auditKeyFile} (${keyExisted ? 'existing' : 'created'}, key id ${signer.keyId})`);
         print(`public key:     ${config.paths.auditPublicKeyFile}`);
+        print(`token key:      ${config.paths.tokenKeyFile} (key id ${signing.token.keyId})`);
+        print(`receipt key:    ${config.paths.receiptKeyFile} (key id ${signing.receipt.keyId})`);
         print(`database:       ${describeStore(config)} (${report.applied.length > 0 ? `${report.applied.length} migration(s) applied` : 'up to date'})`);
         if (adminKey) {
           print(`admin API key (shown only now, store it): ${adminKey.key}`);

@@ -7,6 +7,7 @@ import { registerConfigCommands } from './config.js';
 import { registerInit } from './init.js';
 import { registerKeyCommands } from './keys.js';
 import { registerMigrate } from './migrate.js';
+import { registerReceiptCommands } from './receipt.js';
 import { ExitCode } from './output.js';
 import { registerServe } from './serve.js';
 
@@ -32,6 +33,7 @@ registerInit(program);
 registerConfigCommands(program);
 registerMigrate(program);
 registerKeyCommands(program);
+registerReceiptCommands(program);
 registerAuditCommands(program);
 
 try {

@@ -7,6 +7,10 @@ export interface Paths {
   readonly keysDir: string;
   readonly auditKeyFile: string;
   readonly auditPublicKeyFile: string;
+  /** Signs capability tokens (the API role). */
+  readonly tokenKeyFile: string;
+  /** Signs execution receipts (the gateway role). */
+  readonly receiptKeyFile: string;
   readonly stateDir: string;
   readonly logDir: string;
   readonly defaultDatabaseFile: string;
@@ -23,6 +27,8 @@ export function resolvePaths(config: Config, cwd: string): Paths {
     keysDir,
     auditKeyFile,
     auditPublicKeyFile: auditKeyFile.replace(/(\.pem)?$/, '.pub.pem'),
+    tokenKeyFile: join(keysDir, 'token-ed25519.pem'),
+    receiptKeyFile: join(keysDir, 'receipt-ed25519.pem'),
     stateDir: join(base, 'state'),
     logDir: join(base, 'logs'),
     defaultDatabaseFile: join(base, 'airlock.db'),

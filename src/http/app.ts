@@ -4,6 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { v7 as uuidv7 } from 'uuid';
 import type { Runtime } from '../runtime.js';
 import { approvalRoutes } from '../approvals/index.js';
+import { gatewayRoutes } from '../gateway/index.js';
 import { identityRoutes } from '../identity/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
@@ -45,5 +46,6 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
   app.register(identityRoutes, { keys: runtime.keys });
   app.register(approvalRoutes, { approvals: runtime.approvals });
+  app.register(gatewayRoutes, { gateway: runtime.gateway, tokens: runtime.tokens });
   return app;
 }

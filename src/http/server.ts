@@ -17,6 +17,8 @@ export interface RunningServer {
 /** Opens the runtime, listens, and records the start in the audit chain. */
 export async function startServer(config: ResolvedConfig, logger: Logger): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
+  const interrupted = await runtime.gateway.recoverInterrupted();
+  if (interrupted > 0) logger.warn({ interrupted }, 'executions left running by this instance were marked interrupted');
   let draining = false;
   const app = buildApp(runtime, { isDraining: () => draining });
   try {

@@ -90,6 +90,8 @@ export interface ExecutionsTable {
   output_sha256: string | null;
   truncated: number;
   error: string | null;
+  /** The signed receipt (compact JWS) of a finished execution. */
+  receipt: string | null;
   started_at: string;
   finished_at: string | null;
   duration_ms: number | null;

@@ -35,6 +35,10 @@ export class TargetRegistry {
     return [...this.targets.values()];
   }
 
+  find(id: string): Target | undefined {
+    return this.targets.get(id);
+  }
+
   /** The target, or a 400 naming the known ones. */
   require(id: string): Target {
     const target = this.targets.get(id);

@@ -232,6 +232,8 @@ describe('--instance-id', () => {
     'keysDir',
     'auditKeyFile',
     'auditPublicKeyFile',
+    'tokenKeyFile',
+    'receiptKeyFile',
     'stateDir',
     'logDir',
     'defaultDatabaseFile',

@@ -35,3 +35,22 @@ export async function startGate(kind: StoreKind, settings: RawConfig = {}) {
     auditActions: async () => (await server.runtime.store.db.selectFrom('audit_events').select('action').orderBy('seq').execute()).map((row) => row.action),
   };
 }
+
+/** Requests, approves if needed, and mints: the token and what it was minted for. */
+export async function approvedToken(gate: Awaited<ReturnType<typeof startGate>>, command: string, environment = 'dev') {
+  const created = await gate.request({ command, deployment_env: environment });
+  if (created.status !== 201) throw new Error(`request failed: ${created.text}`);
+  const id = created.body.request.request_id as string;
+  if (created.body.request.status === 'PENDING') await gate.decide(id, 'approve');
+  const minted = await http('POST', `${gate.url}/gateway/token`, {
+    headers: { 'x-wingman-approval-decide-key': gate.approver },
+    json: { approval_id: id, command, environment },
+  });
+  if (minted.status !== 200) throw new Error(`mint failed: ${minted.text}`);
+  return { id, token: minted.body.token as string, command, environment };
+}
+
+/** POST /gateway/execute with a capability token, as the reference clients do. */
+export function execute(url: string, token: string | undefined, body: Record<string, unknown>) {
+  return http('POST', `${url}/gateway/execute`, { headers: token === undefined ? {} : { 'x-capability-token': token }, json: body });
+}

@@ -60,6 +60,7 @@ export const gateMigration: Migration = {
       .addColumn('output_sha256', 'text')
       .addColumn('truncated', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('error', 'text')
+      .addColumn('receipt', 'text')
       .addColumn('started_at', 'text', (c) => c.notNull())
       .addColumn('finished_at', 'text')
       .addColumn('duration_ms', 'integer')

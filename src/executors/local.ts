@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import type { Operation } from '../approvals/index.js';
+
+export interface ExecLimits {
+  readonly timeoutSeconds: number;
+  readonly outputCapBytes: number;
+  readonly cwd: string;
+}
+
+export interface ExecResult {
+  readonly status: 'succeeded' | 'failed' | 'timed_out';
+  /** The exit code; 128 + signal number when killed by a signal; null when it never ran or timed out. */
+  readonly exitCode: number | null;
+  /** stdout and stderr in the order they arrived, at most outputCapBytes. */
+  readonly output: Buffer;
+  readonly truncated: boolean;
+  readonly durationMs: number;
+  readonly error?: string;
+}
+
+/** What a command sees of the environment: nothing of Airlock's own (no keys, no database URL). */
+export const SCRUBBED_ENV: Readonly<Record<string, string>> = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  LANG: 'C.UTF-8',
+  LC_ALL: 'C.UTF-8',
+};
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+
+/**
+ * Runs an operation on this machine: argv straight to exec (no shell), or a shell script through
+ * /bin/sh -c (the caller has checked the target allows it). The process gets its own group, so a
+ * timeout kills everything it started.
+ */
+export function runLocal(op: Operation, limits: ExecLimits): Promise<ExecResult> {
+  mkdirSync(limits.cwd, { recursive: true, mode: 0o700 });
+  const [file, ...args] = op.kind === 'exec' ? op.argv : ['/bin/sh', '-c', op.script];
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    let timedOut = false;
+    let spawnError: NodeJS.ErrnoException | undefined;
+    const child = spawn(file as string, args, { cwd: limits.cwd, env: { ...SCRUBBED_ENV, HOME: limits.cwd }, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const collect = (chunk: Buffer): void => {
+      if (size >= limits.outputCapBytes) {
+        truncated = true;
+        return;
+      }
+      const room = limits.outputCapBytes - size;
+      if (chunk.length > room) truncated = true;
+      const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      chunks.push(kept);
+      size += kept.length;
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, limits.timeoutSeconds * 1000);
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      spawnError = error;
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const durationMs = Math.round(performance.now() - started);
+      const output = Buffer.concat(chunks);
+      if (spawnError) {
+        const notFound = spawnError.code === 'ENOENT';
+        resolve({ status: 'failed', exitCode: notFound ? 127 : 126, output, truncated, durationMs, error: notFound ? `command not found: ${file}` : `cannot run ${file}: ${spawnError.code ?? spawnError.message}` });
+        return;
+      }
+      if (timedOut) {
+        resolve({ status: 'timed_out', exitCode: null, output, truncated, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout` });
+        return;
+      }
+      const exitCode = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : null);
+      resolve({ status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, output, truncated, durationMs });
+    });
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import { v4 as uuidv4 } from 'uuid';
+import { opHash, parseCommand, type Operation } from '../approvals/index.js';
+import type { AuditLog, KeyPair } from '../audit/index.js';
+import { AirlockError } from '../errors.js';
+import { runLocal, type ExecResult } from '../executors/local.js';
+import type { Store } from '../store/index.js';
+import type { ExecutionsTable } from '../store/tables.js';
+import type { TargetRegistry } from '../targets/registry.js';
+import type { CapabilityClaims, Tokens } from '../tokens/service.js';
+import { signReceipt, type ReceiptClaims } from './receipts.js';
+import type { ExecuteInput } from './schema.js';
+
+/** The reference gateway's answer, plus Airlock's receipt and details. */
+export interface ExecuteResponse {
+  readonly success: boolean;
+  readonly output: string;
+  readonly exit_code: number | null;
+  readonly execution_id: string;
+  readonly status: string;
+  readonly duration_ms: number;
+  readonly truncated: boolean;
+  readonly error?: string;
+  readonly receipt: string;
+}
+
+/** The reference text for a consumed token, kept verbatim for existing clients. */
+export const REPLAY_ERROR = 'Token has already been used';
+
+/**
+ * The gate itself: a capability token is verified, matched against the request, consumed exactly
+ * once (a conditional insert in the same transaction as execution.started), and only then is the
+ * operation run; the result is recorded with execution.finished and returned with a signed receipt.
+ */
+export class Gateway {
+  constructor(
+    private readonly deps: {
+      readonly store: Store;
+      readonly audit: AuditLog;
+      readonly tokens: Tokens;
+      readonly targets: TargetRegistry;
+      readonly receiptKey: KeyPair;
+      readonly issuer: string;
+      /** Names this process's executions, so a restart can mark the ones it left running. */
+      readonly instanceId: string;
+    },
+  ) {}
+
+  async execute(token: string | undefined, input: ExecuteInput, meta: { ip: string }): Promise<ExecuteResponse> {
+    const claims = await this.check(token, input, meta);
+    const target = this.deps.targets.find(claims.tgt);
+    if (!target) throw await this.refuse('unknown_target', 403, `the token names target ${claims.tgt}, which this gateway does not serve`, claims, meta);
+    const op = parseCommand(input.command).op;
+    if (op.kind === 'shell' && !target.shellAllowed) {
+      throw await this.refuse('shell_not_allowed', 403, `target ${target.id} does not allow commands that need a shell`, claims, meta);
+    }
+
+    const started = new Date().toISOString();
+    const row: ExecutionsTable = {
+      id: uuidv4(),
+      jti: claims.jti,
+      approval_id: claims.apr,
+      instance_id: this.deps.instanceId,
+      environment: claims.env,
+      target: claims.tgt,
+      op_hash: claims.op,
+      status: 'running',
+      exit_code: null,
+      output: null,
+      output_sha256: null,
+      truncated: 0,
+      error: null,
+      receipt: null,
+      started_at: started,
+      finished_at: null,
+      duration_ms: null,
+    };
+    const consumed = await this.deps.store.transaction(async (tx): Promise<'consumed' | 'replayed' | 'mismatch'> => {
+      // The single-use guarantee: one row per jti, whichever instance gets there first.
+      const inserted = await tx.db.insertInto('executions').values(row).onConflict((conflict) => conflict.column('jti').doNothing()).returning('id').executeTakeFirst();
+      if (!inserted) return 'replayed';
+      // Even a validly signed token must be the one minted for this approval, as approved.
+      const approval = await tx.db.selectFrom('approvals').selectAll().where('id', '=', claims.apr).executeTakeFirst();
+      if (!approval || approval.token_jti !== claims.jti || approval.op_hash !== claims.op || approval.environment !== claims.env || approval.target !== claims.tgt || approval.status !== 'APPROVED') {
+        throw new TokenMismatch();
+      }
+      await tx.db.updateTable('approvals').set({ status: 'EXECUTED', executed_at: started }).where('id', '=', claims.apr).execute();
+      await this.deps.audit.append(tx, {
+        actor: `token:${claims.jti}`,
+        action: 'execution.started',
+        subject: { type: 'execution', id: row.id },
+        environment: claims.env,
+        target: claims.tgt,
+        data: { approval_id: claims.apr, op_hash: claims.op, op: opForAudit(op), instance: this.deps.instanceId },
+      });
+      return 'consumed';
+    }).catch((error: unknown) => {
+      if (error instanceof TokenMismatch) return 'mismatch' as const;
+      throw error;
+    });
+    if (consumed === 'replayed') throw await this.refuse('token_replayed', 409, REPLAY_ERROR, claims, meta);
+    if (consumed === 'mismatch') throw await this.refuse('token_not_for_approval', 403, 'the token was not minted for this approval as it stands', claims, meta);
+
+    const result = await runLocal(op, { timeoutSeconds: target.timeoutSeconds, outputCapBytes: target.outputCapBytes, cwd: target.workDir });
+    return this.finish(row, claims, result);
+  }
+
+  /** Marks what this instance left running (a crash, a kill -9) as interrupted, with an audit event each. */
+  async recoverInterrupted(): Promise<number> {
+    const running = await this.deps.store.db.selectFrom('executions').selectAll().where('instance_id', '=', this.deps.instanceId).where('status', '=', 'running').execute();
+    for (const execution of running) {
+      await this.deps.store.transaction(async (tx) => {
+        const finishedAt = new Date().toISOString();
+        await tx.db.updateTable('executions').set({ status: 'interrupted', finished_at: finishedAt, error: 'the gateway stopped while it ran' }).where('id', '=', execution.id).where('status', '=', 'running').execute();
+        await this.deps.audit.append(tx, {
+          actor: `system:${this.deps.instanceId}`,
+          action: 'execution.interrupted',
+          subject: { type: 'execution', id: execution.id },
+          environment: execution.environment,
+          target: execution.target,
+          data: { approval_id: execution.approval_id, started_at: execution.started_at },
+        });
+      });
+    }
+    return running.length;
+  }
+
+  async get(id: string): Promise<Omit<ExecutionsTable, 'truncated'> & { truncated: boolean }> {
+    const row = await this.deps.store.db.selectFrom('executions').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new AirlockError('execution_not_found', `no execution ${id}`, { status: 404 });
+    return { ...row, truncated: row.truncated === 1 };
+  }
+
+  /** Token present and valid, and the request repeats exactly what it was minted for. */
+  private async check(token: string | undefined, input: ExecuteInput, meta: { ip: string }): Promise<CapabilityClaims> {
+    if (!token) throw await this.refuse('token_missing', 401, 'a capability token is required in X-Capability-Token', undefined, meta);
+    let claims: CapabilityClaims;
+    try {
+      claims = await this.deps.tokens.verify(token);
+    } catch (error) {
+      const failure = error as AirlockError;
+      throw await this.refuse(failure.code, failure.status, failure.message, undefined, meta);
+    }
+    if (input.approval_id !== claims.apr) throw await this.refuse('approval_mismatch', 403, 'the token was minted for another approval', claims, meta);
+    if (input.environment !== claims.env) throw await this.refuse('environment_mismatch', 403, `the token is for ${claims.env}, not ${input.environment}`, claims, meta);
+    let hash: string;
+    try {
+      hash = opHash(parseCommand(input.command).op);
+    } catch (error) {
+      throw await this.refuse('invalid_command', 400, (error as Error).message, claims, meta);
+    }
+    if (hash !== claims.op) throw await this.refuse('command_mismatch', 403, 'the command is not the one the token was minted for', claims, meta);
+    return claims;
+  }
+
+  private async finish(row: ExecutionsTable, claims: CapabilityClaims, result: ExecResult): Promise<ExecuteResponse> {
+    const finishedAt = new Date().toISOString();
+    const outputSha256 = createHash('sha256').update(result.output).digest('hex');
+    const output = result.output.toString('utf8');
+    const receipt = await this.deps.store.transaction(async (tx) => {
+      const [event] = await this.deps.audit.append(tx, {
+        actor: `token:${claims.jti}`,
+        action: 'execution.finished',
+        subject: { type: 'execution', id: row.id },
+        environment: claims.env,
+        target: claims.tgt,
+        data: { status: result.status, exit_code: result.exitCode, output_sha256: outputSha256, truncated: result.truncated, duration_ms: result.durationMs, error: result.error ?? null },
+      });
+      const claimsOfReceipt: ReceiptClaims = {
+        typ: 'airlock-receipt/v1',
+        iss: this.deps.issuer,
+        execution_id: row.id,
+        approval_id: claims.apr,
+        jti: claims.jti,
+        environment: claims.env,
+        target: claims.tgt,
+        op_hash: claims.op,
+        status: result.status,
+        exit_code: result.exitCode,
+        output_sha256: outputSha256,
+        truncated: result.truncated,
+        started_at: row.started_at,
+        finished_at: finishedAt,
+        duration_ms: result.durationMs,
+        audit_seq: event?.seq ?? 0,
+        audit_hash: event?.hash ?? '',
+      };
+      const signed = await signReceipt(this.deps.receiptKey, claimsOfReceipt);
+      await tx.db
+        .updateTable('executions')
+        .set({
+          status: result.status,
+          exit_code: result.exitCode,
+          output,
+          output_sha256: outputSha256,
+          truncated: result.truncated ? 1 : 0,
+          error: result.error ?? null,
+          receipt: signed,
+          finished_at: finishedAt,
+          duration_ms: result.durationMs,
+        })
+        .where('id', '=', row.id)
+        .execute();
+      return signed;
+    });
+    return {
+      success: result.status === 'succeeded',
+      output,
+      exit_code: result.exitCode,
+      execution_id: row.id,
+      status: result.status,
+      duration_ms: result.durationMs,
+      truncated: result.truncated,
+      ...(result.error ? { error: result.error } : {}),
+      receipt,
+    };
+  }
+
+  /** Audits a refusal (best effort: with the store down, the refusal itself still stands) and returns the error. */
+  private async refuse(code: string, status: number, message: string, claims: CapabilityClaims | undefined, meta: { ip: string }): Promise<AirlockError> {
+    await this.deps.audit
+      .record({
+        actor: claims ? `token:${claims.jti}` : 'anonymous',
+        action: 'execution.refused',
+        ...(claims ? { subject: { type: 'approval', id: claims.apr }, environment: claims.env, target: claims.tgt } : {}),
+        data: { reason: code, ip: meta.ip },
+      })
+      .catch(() => undefined);
+    return new AirlockError(code, message, { status });
+  }
+}
+
+/** Thrown inside the consuming transaction to roll it back: nothing is consumed, nothing runs. */
+class TokenMismatch extends Error {}
+
+function opForAudit(op: Operation): Record<string, unknown> {
+  return op.kind === 'exec' ? { kind: 'exec', argv: op.argv } : { kind: 'shell', script: op.script };
+}
