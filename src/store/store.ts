@@ -128,7 +128,7 @@ function openPostgres(url: string, options: StoreOptions): Store {
   };
 }
 
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P03', '3D000', '28P01', '28000']);
+const CONNECTION_ERRORS = new Set(['55000', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P03', '3D000', '28P01', '28000']);
 
 /** Turns "cannot reach the database" into one clear error with a stable code; other errors pass through. */
 async function withUnavailable<T>(description: string, work: () => Promise<T>): Promise<T> {

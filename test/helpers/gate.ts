@@ -13,7 +13,7 @@ export const REFERENCE_INSTRUCTION =
  */
 export async function startGate(kind: StoreKind, settings: RawConfig = {}) {
   const database = await createDatabase(kind);
-  const server = await startTestServer({ database: { url: database.url }, ...settings });
+  const server = await startTestServer({ ...settings, database: { ...(settings.database as object | undefined), url: database.url } });
   const keys = server.runtime.keys;
   const agent = await keys.create({ name: 'agent', scopes: ['approvals:request', 'approvals:read', 'gateway:execute'], actor: 'test' });
   const approver = await keys.create({ name: 'approver', scopes: ['approvals:read', 'approvals:decide'], actor: 'test' });
