@@ -7,7 +7,10 @@ import { registerConfigCommands } from './config.js';
 import { registerInit } from './init.js';
 import { registerKeyCommands } from './keys.js';
 import { registerMigrate } from './migrate.js';
+import { registerFlowCommands } from './flow.js';
+import { registerPolicyCommands } from './policy.js';
 import { registerReceiptCommands } from './receipt.js';
+import { registerSmoke } from './smoke.js';
 import { ExitCode } from './output.js';
 import { registerServe } from './serve.js';
 
@@ -34,6 +37,9 @@ registerConfigCommands(program);
 registerMigrate(program);
 registerKeyCommands(program);
 registerReceiptCommands(program);
+registerFlowCommands(program);
+registerPolicyCommands(program);
+registerSmoke(program);
 registerAuditCommands(program);
 
 try {

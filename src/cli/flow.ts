@@ -1,0 +1,215 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { ApprovalView } from '../approvals/index.js';
+import { AirlockError } from '../errors.js';
+import type { ExecuteResponse } from '../gateway/index.js';
+import { ApiClient, withClientOptions, type ClientFlags } from './api.js';
+import { wholeNumber } from './options.js';
+import { print } from './output.js';
+
+/** The words after `--`, joined back into the command line the server parses. */
+function commandOf(words: string[]): string {
+  if (words.length === 0) throw new AirlockError('command_missing', 'give the command after --, e.g. airlock request --env dev -- echo test');
+  return words.length === 1 ? (words[0] as string) : words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+export function describeRequest(request: ApprovalView): string[] {
+  const decided = request.auto_approved ? ' (approved automatically by policy)' : request.decided_by ? ` by ${request.decided_by}` : '';
+  const lines = [
+    `request ${request.request_id}: ${request.status}${decided}`,
+    `  command  ${request.command}   argv ${JSON.stringify(request.op.kind === 'exec' ? request.op.argv : ['/bin/sh', '-c', request.op.script])}`,
+    `  where    ${request.environment} on ${request.target}`,
+    `  risk     ${request.risk_level}: ${request.risk_reasons.map((reason) => `${reason.reason} [${reason.rule}]`).join('; ')}`,
+    `  score    ${request.instruction_score}/100`,
+  ];
+  const findings = request.instruction_findings;
+  if (findings.length > 0 && findings.every((finding) => finding.problem === 'missing')) lines.push('           - no instruction was given');
+  else for (const finding of findings) lines.push(`           - ${finding.message}`);
+  if (request.decision_reason && !request.auto_approved) lines.push(`  reason   ${request.decision_reason}`);
+  if (request.status === 'PENDING') lines.push(`  expires  ${request.expires_at}`);
+  return lines;
+}
+
+function show(request: ApprovalView, json: boolean | undefined): void {
+  if (json) print(JSON.stringify(request, null, 2));
+  else for (const line of describeRequest(request)) print(line);
+}
+
+interface RequestFlags extends ClientFlags {
+  env: string;
+  target?: string;
+  instructionFile?: string;
+  task?: string;
+  worker?: string;
+  json?: boolean;
+}
+
+function requestBody(flags: RequestFlags, command: string): Record<string, unknown> {
+  return {
+    worker_id: flags.worker ?? `cli:${process.env.USER ?? 'user'}`,
+    task_name: flags.task ?? command.slice(0, 200),
+    instruction: flags.instructionFile ? readFileSync(flags.instructionFile === '-' ? 0 : flags.instructionFile, 'utf8') : '',
+    deployment_env: flags.env,
+    command,
+    ...(flags.target ? { target: flags.target } : {}),
+  };
+}
+
+function withRequestOptions(command: Command): Command {
+  return withClientOptions(command)
+    .requiredOption('-e, --env <environment>', 'the environment, e.g. dev or prd')
+    .option('-t, --target <target>', 'where to run (default local)')
+    .option('-i, --instruction-file <file>', 'the 10-point instruction (- for standard input)')
+    .option('--task <name>', 'a task name (default: the command)')
+    .option('--worker <id>', 'a worker id (default: cli:$USER)');
+}
+
+/** Long-polls until the request is decided, showing a spinner on a terminal; `timeout` 0 waits for ever. */
+async function waitForDecision(client: ApiClient, id: string, timeoutSeconds: number): Promise<ApprovalView> {
+  const deadline = timeoutSeconds > 0 ? Date.now() + timeoutSeconds * 1000 : Number.POSITIVE_INFINITY;
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let frame = 0;
+  const spinner = process.stderr.isTTY
+    ? setInterval(() => process.stderr.write(`\r${frames[frame++ % frames.length]} waiting for a decision on ${id} `), 120)
+    : undefined;
+  try {
+    for (;;) {
+      const wait = Math.max(1, Math.min(30, Math.ceil((deadline - Date.now()) / 1000)));
+      const { request } = (await client.call('GET', `/v1/approvals/${id}?wait=${wait}`)) as { request: ApprovalView };
+      if (request.status !== 'PENDING' || Date.now() >= deadline) return request;
+    }
+  } finally {
+    if (spinner) {
+      clearInterval(spinner);
+      process.stderr.write('\r\x1b[K');
+    }
+  }
+}
+
+function printExecution(result: ExecuteResponse, json: boolean | undefined): void {
+  if (json) {
+    print(JSON.stringify(result, null, 2));
+    return;
+  }
+  process.stdout.write(result.output);
+  if (result.truncated) process.stderr.write('[output truncated]\n');
+  if (result.error) process.stderr.write(`airlock: ${result.error}\n`);
+}
+
+/** The exit code of `exec` and `run`: the command's own, or 1 when it has none. */
+function exitCodeOf(result: ExecuteResponse): number {
+  return result.exit_code ?? 1;
+}
+
+function claimsOf(token: string): { apr?: string; env?: string } {
+  try {
+    return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { apr?: string; env?: string };
+  } catch {
+    return {};
+  }
+}
+
+export function registerFlowCommands(program: Command): void {
+  withRequestOptions(program.command('request'))
+    .description('ask for approval to run a command; prints the decision, risk and instruction score')
+    .argument('<command...>', 'the command, after --')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  airlock request --env dev -- systemctl restart nginx\n  airlock request --env prd --instruction-file change.txt -- echo test')
+    .action(async (words: string[], flags: RequestFlags) => {
+      const client = new ApiClient(flags);
+      const { request } = (await client.call('POST', '/v1/approvals', { body: requestBody(flags, commandOf(words)) })) as { request: ApprovalView };
+      show(request, flags.json);
+    });
+
+  const approvals = program.command('approvals').description('list and show approval requests');
+  withClientOptions(approvals.command('list'))
+    .description('list requests, newest first')
+    .option('-s, --status <status>', 'only PENDING, APPROVED, REJECTED, EXPIRED or EXECUTED ones')
+    .option('-n, --limit <count>', 'at most this many', wholeNumber(1), 50)
+    .option('--json', 'print JSON')
+    .action(async (flags: ClientFlags & { status?: string; limit: number; json?: boolean }) => {
+      const query = new URLSearchParams({ limit: String(flags.limit), ...(flags.status ? { status: flags.status.toUpperCase() } : {}) });
+      const { requests } = (await new ApiClient(flags).call('GET', `/v1/approvals?${query}`)) as { requests: ApprovalView[] };
+      if (flags.json) return print(JSON.stringify(requests, null, 2));
+      for (const r of requests) print(`${r.request_id}  ${r.status.padEnd(8)}  ${r.risk_level.padEnd(8)}  ${r.environment.padEnd(5)}  ${r.target.padEnd(10)}  ${r.command}`);
+      if (requests.length === 0) print('no requests');
+    });
+  withClientOptions(approvals.command('show'))
+    .description('show one request; --wait waits for its decision')
+    .argument('<id>')
+    .option('-w, --wait <seconds>', 'wait up to this long for a decision', wholeNumber(0), 0)
+    .option('--json', 'print JSON')
+    .action(async (id: string, flags: ClientFlags & { wait: number; json?: boolean }) => {
+      const { request } = (await new ApiClient(flags).call('GET', `/v1/approvals/${encodeURIComponent(id)}${flags.wait ? `?wait=${Math.min(flags.wait, 60)}` : ''}`)) as { request: ApprovalView };
+      show(request, flags.json);
+    });
+
+  for (const decision of ['approve', 'reject'] as const) {
+    const command = withClientOptions(program.command(decision))
+      .description(`${decision} a pending request (never your own)`)
+      .argument('<id>')
+      .option('--json', 'print JSON');
+    (decision === 'reject' ? command.requiredOption('-r, --reason <reason>', 'why') : command.option('-r, --reason <reason>', 'why')).action(
+      async (id: string, flags: ClientFlags & { reason?: string; json?: boolean }) => {
+        const { request } = (await new ApiClient(flags).call('POST', `/v1/approvals/${encodeURIComponent(id)}/${decision}`, { body: flags.reason ? { reason: flags.reason } : {} })) as {
+          request: ApprovalView;
+        };
+        show(request, flags.json);
+      },
+    );
+  }
+
+  withClientOptions(program.command('token'))
+    .description('mint the capability token of an approved request (prints the token)')
+    .argument('<id>', 'the approval id')
+    .option('--json', 'print the whole answer as JSON')
+    .action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
+      const client = new ApiClient(flags);
+      const { request } = (await client.call('GET', `/v1/approvals/${encodeURIComponent(id)}`)) as { request: ApprovalView };
+      const minted = await client.call('POST', '/v1/tokens', { body: { approval_id: id, command: request.command, environment: request.environment } });
+      print(flags.json ? JSON.stringify(minted, null, 2) : (minted as { token: string }).token);
+    });
+
+  withClientOptions(program.command('exec'))
+    .description('run a command with a capability token; exits with the command\'s exit code')
+    .requiredOption('--token <token>', 'the capability token (or - to read it from standard input)')
+    .option('--approval <id>', 'the approval id (default: from the token)')
+    .option('-e, --env <environment>', 'the environment (default: from the token)')
+    .option('--json', 'print the whole answer, receipt included, as JSON')
+    .argument('<command...>', 'the command, after --')
+    .action(async (words: string[], flags: ClientFlags & { token: string; approval?: string; env?: string; json?: boolean }) => {
+      const token = flags.token === '-' ? readFileSync(0, 'utf8').trim() : flags.token;
+      const claims = claimsOf(token);
+      const body = { command: commandOf(words), approval_id: flags.approval ?? claims.apr, environment: flags.env ?? claims.env };
+      const result = (await new ApiClient(flags).call('POST', '/v1/execute', { body, headers: { 'x-capability-token': token }, key: null })) as ExecuteResponse;
+      printExecution(result, flags.json);
+      process.exitCode = exitCodeOf(result);
+    });
+
+  withRequestOptions(program.command('run'))
+    .description('request, wait for the decision, mint, execute and print the output; exits with the command\'s exit code')
+    .argument('<command...>', 'the command, after --')
+    .option('--timeout <seconds>', 'give up waiting for a decision after this long (0: wait for ever)', wholeNumber(0), 0)
+    .option('--json', 'print the execution answer as JSON')
+    .addHelpText('after', '\nExamples:\n  airlock run --env dev -- echo test\n  airlock run --env prd --instruction-file change.txt --timeout 600 -- systemctl restart nginx')
+    .action(async (words: string[], flags: RequestFlags & { timeout: number }) => {
+      const client = new ApiClient(flags);
+      const command = commandOf(words);
+      let { request } = (await client.call('POST', '/v1/approvals', { body: requestBody(flags, command) })) as { request: ApprovalView };
+      if (request.status === 'PENDING') {
+        process.stderr.write(`request ${request.request_id} is ${request.risk_level}: waiting for a decision (airlock approve ${request.request_id})\n`);
+        request = await waitForDecision(client, request.request_id, flags.timeout);
+      }
+      if (request.status !== 'APPROVED') {
+        throw new AirlockError(`request_${request.status.toLowerCase()}`, `request ${request.request_id} is ${request.status}${request.decision_reason ? `: ${request.decision_reason}` : ''}`);
+      }
+      const minted = (await client.call('POST', '/v1/tokens', { body: { approval_id: request.request_id, command: request.command, environment: request.environment } })) as { token: string };
+      const result = (await client.call('POST', '/v1/execute', {
+        body: { command: request.command, approval_id: request.request_id, environment: request.environment },
+        headers: { 'x-capability-token': minted.token },
+        key: null,
+      })) as ExecuteResponse;
+      printExecution(result, flags.json);
+      process.exitCode = exitCodeOf(result);
+    });
+}

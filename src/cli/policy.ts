@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { assessRisk, environmentPolicy, loadPolicy, parseCommand, parseInstruction, scoreInstruction } from '../approvals/index.js';
+import { readFileSync } from 'node:fs';
+import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
+import { print } from './output.js';
+
+export function registerPolicyCommands(program: Command): void {
+  const policy = program.command('policy').description('inspect the risk policy');
+  withConfigOptions(policy.command('explain'))
+    .description('print the risk level, the rules that matched, and whether the request would be auto-approved')
+    .requiredOption('-e, --env <environment>', 'the environment')
+    .option('-t, --target <target>', 'the target', 'local')
+    .option('-i, --instruction-file <file>', 'an instruction to score as well')
+    .option('--json', 'print JSON')
+    .argument('<command...>', 'the command, after --')
+    .addHelpText('after', '\nExamples:\n  airlock policy explain --env prd -- systemctl restart nginx\n  airlock policy explain --env dev -- "curl -s https://x | sh"')
+    .action((words: string[], flags: ConfigFlags & { env: string; target: string; instructionFile?: string; json?: boolean }) => {
+      const config = configFromFlags(flags);
+      const rules = loadPolicy(config.policyFile);
+      const command = parseCommand(words.join(' '));
+      const instructionText = flags.instructionFile ? readFileSync(flags.instructionFile, 'utf8') : '';
+      const decision = assessRisk(rules, { command, instruction: instructionText, environment: flags.env, target: flags.target });
+      const environment = environmentPolicy(rules, flags.env);
+      const score = scoreInstruction(parseInstruction(instructionText), decision.level);
+      if (flags.json) {
+        print(JSON.stringify({ op: command.op, ...decision, instruction: score, min_score: environment.minScore }, null, 2));
+        return;
+      }
+      print(`${decision.level} in ${flags.env}: ${decision.autoApprove ? 'approved automatically' : 'a person must approve'}`);
+      print(`  op: ${JSON.stringify(command.op)}`);
+      for (const reason of decision.reasons) print(`  ${reason.level.padEnd(8)} ${reason.rule}: ${reason.reason}`);
+      print(`  instruction score ${score.score}/100 (${flags.env} requires ${environment.minScore})${score.score < environment.minScore ? ': the request would be refused' : ''}`);
+      print(`  policy: ${config.policyFile ?? 'built-in rules'}`);
+    });
+}

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, cleanEnv, runCli } from '../helpers/cli.js';
+import { storeKinds } from '../helpers/databases.js';
+import { REFERENCE_INSTRUCTION, startGate } from '../helpers/gate.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+describe.each(storeKinds())('the command-line client on %s', (kind) => {
+  it('passes the reference 8-test suite (airlock smoke)', async () => {
+    const gate = await startGate(kind);
+    const result = await runCli(['smoke', '--url', gate.url], {
+      cwd: tmpDir(),
+      env: { AIRLOCK_REQUEST_KEY: gate.agent, AIRLOCK_READ_KEY: gate.agent, AIRLOCK_DECIDE_KEY: gate.approver },
+    });
+    expect(result.stdout.trim().split('\n').filter((line) => / PASS /.test(line))).toHaveLength(8);
+    expect(result.stdout).toContain('ALL 8 TESTS PASSED');
+    expect(result.code).toBe(0);
+  });
+
+  it('smoke fails loudly, with exit 1, when a key cannot decide', async () => {
+    const gate = await startGate(kind);
+    const result = await runCli(['smoke', '--url', gate.url, '--json'], { cwd: tmpDir(), env: { AIRLOCK_API_KEY: gate.agent, AIRLOCK_DECIDE_KEY: 'alk_bogus' } });
+    const outcomes = JSON.parse(result.stdout) as Array<{ name: string; pass: boolean }>;
+    expect(outcomes.filter((outcome) => !outcome.pass).map((outcome) => outcome.name)).toEqual([
+      'Generate capability token',
+      'Execute command via gateway',
+      'Token replay protection',
+      'Audit log verification',
+    ]);
+    expect(result.code).toBe(1);
+  });
+
+  it('run: requests, waits for a person, mints, executes, and exits with the command\'s code', async () => {
+    const gate = await startGate(kind);
+    const env = { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.agent };
+    const quick = await runCli(['run', '--env', 'dev', '--', 'echo', 'hello world'], { cwd: tmpDir(), env });
+    expect(quick).toMatchObject({ code: 0, stdout: 'hello world\n' });
+    expect((await runCli(['run', '--env', 'dev', '--', 'ls', '/no/such/path'], { cwd: tmpDir(), env })).code).toBe(2);
+
+    // A MEDIUM request waits until the approver decides.
+    const child = spawn(process.execPath, [CLI, 'run', '--env', 'dev', '--', 'kill', '-0', '1'], { env: cleanEnv(env) });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    for (let i = 0; i < 100 && !/waiting for a decision/.test(stderr); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const id = /request (\S+) is MEDIUM/.exec(stderr)?.[1];
+    expect(id).toBeDefined();
+    const approve = await runCli(['approve', id as string, '--reason', 'fine'], { cwd: tmpDir(), env: { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.approver } });
+    expect(approve.stdout).toContain('APPROVED');
+    expect(await exited).toBe(0);
+    expect(stdout).toBe('');
+
+    // Rejected: no execution, exit 1 with the reason.
+    const rejectedRun = spawn(process.execPath, [CLI, 'run', '--env', 'dev', '--', 'kill', '-0', '2'], { env: cleanEnv(env) });
+    let rejectedErr = '';
+    rejectedRun.stderr.on('data', (chunk: Buffer) => (rejectedErr += chunk.toString()));
+    const rejectedExit = new Promise<number | null>((resolve) => rejectedRun.on('close', resolve));
+    for (let i = 0; i < 100 && !/waiting for a decision/.test(rejectedErr); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const rejectedId = /request (\S+) is MEDIUM/.exec(rejectedErr)?.[1] as string;
+    await runCli(['reject', rejectedId, '--reason', 'not now'], { cwd: tmpDir(), env: { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.approver } });
+    expect(await rejectedExit).toBe(1);
+    expect(rejectedErr).toContain(`request ${rejectedId} is REJECTED: not now`);
+  });
+
+  it('request, approvals, token and exec work step by step', async () => {
+    const gate = await startGate(kind);
+    const agent = { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.agent };
+    const instruction = join(tmpDir(), 'instruction.txt');
+    writeFileSync(instruction, REFERENCE_INSTRUCTION);
+    const requested = await runCli(['request', '--env', 'prd', '--instruction-file', instruction, '--json', '--', 'echo', 'test'], { cwd: tmpDir(), env: agent });
+    const request = JSON.parse(requested.stdout) as { request_id: string; status: string; instruction_score: number };
+    expect(request).toMatchObject({ status: 'APPROVED', instruction_score: 100 });
+    const listed = await runCli(['approvals', 'list', '--status', 'approved'], { cwd: tmpDir(), env: agent });
+    expect(listed.stdout).toMatch(new RegExp(`^${request.request_id}\\s+APPROVED\\s+LOW\\s+prd`, 'm'));
+    const token = (await runCli(['token', request.request_id], { cwd: tmpDir(), env: agent })).stdout.trim();
+    expect(token.split('.')).toHaveLength(3);
+    const ran = await runCli(['exec', '--token', token, '--', 'echo', 'test'], { cwd: tmpDir(), env: { AIRLOCK_URL: gate.url } });
+    expect(ran).toMatchObject({ code: 0, stdout: 'test\n' });
+    const again = await runCli(['exec', '--token', token, '--', 'echo', 'test'], { cwd: tmpDir(), env: { AIRLOCK_URL: gate.url } });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('Token has already been used');
+    const shown = await runCli(['approvals', 'show', request.request_id], { cwd: tmpDir(), env: agent });
+    expect(shown.stdout).toContain(`request ${request.request_id}: EXECUTED`);
+  });
+
+  it('explains the policy without a server, and says plainly when the server or key is missing', async () => {
+    const explained = await runCli(['policy', 'explain', '--env', 'prd', '--', 'systemctl', 'restart', 'nginx'], { cwd: tmpDir() });
+    expect(explained.stdout).toContain('HIGH in prd: a person must approve');
+    expect(explained.stdout).toContain('service-control: starts, stops or restarts a service');
+    expect(explained.stdout).toContain('environment: prd raises MEDIUM to HIGH');
+    const noServer = await runCli(['approvals', 'list', '--url', 'http://127.0.0.1:59998'], { cwd: tmpDir(), env: { AIRLOCK_API_KEY: 'alk_x' } });
+    expect(noServer.stderr).toMatch(/cannot reach Airlock at http:\/\/127\.0\.0\.1:59998: ECONNREFUSED \[server_unreachable\]/);
+    const noKey = await runCli(['approvals', 'list'], { cwd: tmpDir() });
+    expect(noKey.stderr).toContain('set AIRLOCK_API_KEY');
+    expect(noKey.code).toBe(1);
+  });
+});
