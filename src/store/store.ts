@@ -65,7 +65,7 @@ function openSqlite(file: string): Store {
   } catch (error) {
     throw new AirlockError('store_unavailable', `cannot open the SQLite database ${file}: ${messageOf(error)}`, { status: 503, cause: error });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   return {
     db,
     dialect: 'sqlite',
@@ -92,6 +92,32 @@ function openSqlite(file: string): Store {
     },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Kysely prepares every query anew; preparing costs about as much as running a small statement, so
+ * statements are kept by their SQL text (Kysely's queries are parameterised, so the set stays small).
+ */
+function withStatementCache(connection: SQLite.Database): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const LIMIT = 500;
+  return new Proxy(connection, {
+    get(target, property, receiver) {
+      if (property !== 'prepare') {
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return (sql: string) => {
+        let statement = cache.get(sql);
+        if (!statement) {
+          if (cache.size >= LIMIT) cache.clear();
+          statement = target.prepare(sql);
+          cache.set(sql, statement);
+        }
+        return statement;
+      };
+    },
+  });
 }
 
 function openPostgres(url: string, options: StoreOptions): Store {
