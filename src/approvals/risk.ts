@@ -62,12 +62,23 @@ function programOf(command: ParsedCommand): string {
   return basename(first ?? '');
 }
 
+/** Rules' expressions, compiled once: every request is matched against every rule. */
+const compiled = new Map<string, RegExp>();
+function regex(source: string): RegExp {
+  let expression = compiled.get(source);
+  if (!expression) {
+    expression = new RegExp(source, 'i');
+    compiled.set(source, expression);
+  }
+  return expression;
+}
+
 function matches(rule: Rule, input: RiskInput, text: string, program: string): boolean {
   const { match } = rule;
   if (match.program && !match.program.includes(program)) return false;
   if (match.shell !== undefined && match.shell !== (input.command.op.kind === 'shell')) return false;
-  if (match.command && !new RegExp(match.command, 'i').test(text)) return false;
-  if (match.instruction && !new RegExp(match.instruction, 'i').test(input.instruction)) return false;
+  if (match.command && !regex(match.command).test(text)) return false;
+  if (match.instruction && !regex(match.instruction).test(input.instruction)) return false;
   if (match.environments && !match.environments.includes(input.environment)) return false;
   if (match.targets && !match.targets.includes(input.target)) return false;
   return true;
