@@ -24,12 +24,12 @@ export async function approvalRoutes(app: FastifyInstance, options: { approvals:
   }));
 
   for (const prefix of ['/approvals', '/v1/approvals']) {
-    routes.get(`${prefix}/:id`, { config: { scope: 'approvals:read' }, schema: { params: ApprovalParams, querystring: WaitQuery } }, async (request) => {
+    routes.get(`${prefix}/:id`, { config: { scope: 'approvals:read' }, schema: { params: ApprovalParams, querystring: WaitQuery } }, async (request, reply) => {
       const wait = request.query.wait ?? 0;
       if (wait === 0) return { request: await approvals.get(request.params.id) };
-      // Stop waiting when the client goes away.
+      // Stop waiting when the client goes away (the response closes before it was sent).
       const gone = new AbortController();
-      request.raw.on('close', () => gone.abort());
+      reply.raw.on('close', () => gone.abort());
       return { request: await approvals.wait(request.params.id, wait, gone.signal) };
     });
 
