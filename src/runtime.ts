@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { AuditLog, AuditMirror, loadAuditSigner, loadKeyPair, type AuditSigner, type KeyPair } from './audit/index.js';
-import type { ResolvedConfig } from './config/index.js';
+import { publicKeyFileOf, type ResolvedConfig } from './config/index.js';
 import { Metrics } from './http/metrics.js';
 import { Approvals, loadPolicy } from './approvals/index.js';
 import { ApiKeys } from './identity/index.js';
@@ -35,10 +35,9 @@ export function ensureDataDirs(config: ResolvedConfig): void {
 
 /** The token and receipt signing keys, created on first use (mode 0600) unless `create` is false. */
 export function loadSigningKeys(config: ResolvedConfig, create: boolean): { token: KeyPair; receipt: KeyPair } {
-  const pub = (file: string): string => file.replace(/\.pem$/, '.pub.pem');
   return {
-    token: loadKeyPair(config.paths.tokenKeyFile, pub(config.paths.tokenKeyFile), { create, label: 'token signing' }),
-    receipt: loadKeyPair(config.paths.receiptKeyFile, pub(config.paths.receiptKeyFile), { create, label: 'receipt signing' }),
+    token: loadKeyPair(config.paths.tokenKeyFile, publicKeyFileOf(config.paths.tokenKeyFile), { create, label: 'token signing' }),
+    receipt: loadKeyPair(config.paths.receiptKeyFile, publicKeyFileOf(config.paths.receiptKeyFile), { create, label: 'receipt signing' }),
   };
 }
 

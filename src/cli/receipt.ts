@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { exportJWK, type JSONWebKeySet } from 'jose';
 import { loadPublicKeys } from '../audit/index.js';
+import { publicKeyFileOf } from '../config/index.js';
 import { AirlockError } from '../errors.js';
 import { verifyReceipt } from '../gateway/index.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
@@ -16,7 +17,7 @@ async function keySet(jwks: string | undefined, flags: ConfigFlags): Promise<JSO
   }
   if (jwks) return JSON.parse(readFileSync(jwks, 'utf8')) as JSONWebKeySet;
   const config = configFromFlags(flags);
-  const keys = loadPublicKeys([config.paths.receiptKeyFile.replace(/\.pem$/, '.pub.pem')]);
+  const keys = loadPublicKeys([publicKeyFileOf(config.paths.receiptKeyFile)]);
   return { keys: await Promise.all([...keys].map(async ([kid, key]) => ({ ...(await exportJWK(key)), kid, alg: 'EdDSA' }))) };
 }
 

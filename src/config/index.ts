@@ -2,4 +2,4 @@ export { ConfigSchema, DEFAULT_ENVIRONMENTS, LOG_LEVELS, type Config, type RawCo
 export { loadConfig, requireConfig, ENV_BINDINGS, type LoadOptions, type LoadResult, type ResolvedConfig } from './load.js';
 export { describeSettings, describeStore, type SettingLine } from './describe.js';
 export { maskUrl, parseDatabaseUrl, type DatabaseTarget } from './database-url.js';
-export type { Paths } from './paths.js';
+export { publicKeyFileOf, type Paths } from './paths.js';

@@ -1,6 +1,11 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from './schema.js';
 
+/** Where the public half of a key file is published: beside it, `.pub.pem`. */
+export function publicKeyFileOf(privateKeyFile: string): string {
+  return privateKeyFile.replace(/(\.pem)?$/, '.pub.pem');
+}
+
 /** Every file Airlock owns. With an instance id they all live under that instance, so instances never share files. */
 export interface Paths {
   readonly base: string;
@@ -26,7 +31,7 @@ export function resolvePaths(config: Config, cwd: string): Paths {
     base,
     keysDir,
     auditKeyFile,
-    auditPublicKeyFile: auditKeyFile.replace(/(\.pem)?$/, '.pub.pem'),
+    auditPublicKeyFile: publicKeyFileOf(auditKeyFile),
     tokenKeyFile: join(keysDir, 'token-ed25519.pem'),
     receiptKeyFile: join(keysDir, 'receipt-ed25519.pem'),
     stateDir: join(base, 'state'),

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { loadKeyPair } from '../../src/audit/index.js';
+import { publicKeyFileOf } from '../../src/config/index.js';
 import { storeKinds } from '../helpers/databases.js';
 import { approvedToken, execute, startGate } from '../helpers/gate.js';
 
@@ -21,7 +22,7 @@ describe.each(storeKinds())('capability token attacks on %s', (kind) => {
     const body = { command: 'echo test', approval_id: genuine.id, environment: 'dev' };
     const { header, payload } = decode(genuine.token);
     const paths = gate.server.runtime.config.paths;
-    const real = loadKeyPair(paths.tokenKeyFile, paths.tokenKeyFile.replace(/\.pem$/, '.pub.pem'), { create: false, label: 'token' });
+    const real = loadKeyPair(paths.tokenKeyFile, publicKeyFileOf(paths.tokenKeyFile), { create: false, label: 'token' });
     const now = Math.floor(Date.now() / 1000);
     const sign = (claims: JWTPayload, options: { kid?: string; key?: typeof real.privateKey } = {}) =>
       new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: options.kid ?? real.keyId }).sign(options.key ?? real.privateKey);
