@@ -47,10 +47,9 @@ export class Gateway {
   ) {}
 
   async execute(token: string | undefined, input: ExecuteInput, meta: { ip: string }): Promise<ExecuteResponse> {
-    const claims = await this.check(token, input, meta);
+    const { claims, op } = await this.check(token, input, meta);
     const target = this.deps.targets.find(claims.tgt);
     if (!target) throw await this.refuse('unknown_target', 403, `the token names target ${claims.tgt}, which this gateway does not serve`, claims, meta);
-    const op = parseCommand(input.command).op;
     if (op.kind === 'shell' && !target.shellAllowed) {
       throw await this.refuse('shell_not_allowed', 403, `target ${target.id} does not allow commands that need a shell`, claims, meta);
     }
@@ -131,8 +130,8 @@ export class Gateway {
     return { ...row, truncated: row.truncated === 1 };
   }
 
-  /** Token present and valid, and the request repeats exactly what it was minted for. */
-  private async check(token: string | undefined, input: ExecuteInput, meta: { ip: string }): Promise<CapabilityClaims> {
+  /** Token present and valid, and the request repeats exactly what it was minted for: the claims and the operation. */
+  private async check(token: string | undefined, input: ExecuteInput, meta: { ip: string }): Promise<{ claims: CapabilityClaims; op: Operation }> {
     if (!token) throw await this.refuse('token_missing', 401, 'a capability token is required in X-Capability-Token', undefined, meta);
     let claims: CapabilityClaims;
     try {
@@ -143,14 +142,14 @@ export class Gateway {
     }
     if (input.approval_id !== claims.apr) throw await this.refuse('approval_mismatch', 403, 'the token was minted for another approval', claims, meta);
     if (input.environment !== claims.env) throw await this.refuse('environment_mismatch', 403, `the token is for ${claims.env}, not ${input.environment}`, claims, meta);
-    let hash: string;
+    let op: Operation;
     try {
-      hash = opHash(parseCommand(input.command).op);
+      op = parseCommand(input.command).op;
     } catch (error) {
       throw await this.refuse('invalid_command', 400, (error as Error).message, claims, meta);
     }
-    if (hash !== claims.op) throw await this.refuse('command_mismatch', 403, 'the command is not the one the token was minted for', claims, meta);
-    return claims;
+    if (opHash(op) !== claims.op) throw await this.refuse('command_mismatch', 403, 'the command is not the one the token was minted for', claims, meta);
+    return { claims, op };
   }
 
   private async finish(row: ExecutionsTable, claims: CapabilityClaims, result: ExecResult): Promise<ExecuteResponse> {

@@ -80,7 +80,7 @@ export class ApiKeys {
   }
 
   async list(): Promise<ApiKeyInfo[]> {
-    const rows = await this.store.db.selectFrom('api_keys').selectAll().orderBy('created_at').execute();
+    const rows = await this.store.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
     return rows.map(info);
   }
 
