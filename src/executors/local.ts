@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Operation } from '../approvals/index.js';
 
 export interface ExecLimits {
   readonly timeoutSeconds: number;
   readonly outputCapBytes: number;
   readonly cwd: string;
+  /** Told the identity of the process group as soon as it exists. */
+  readonly onStart?: (process: string) => void;
 }
 
 export interface ExecResult {
@@ -55,6 +57,10 @@ export function runLocal(op: Operation, limits: ExecLimits): Promise<ExecResult>
       chunks.push(kept);
       size += kept.length;
     };
+    if (child.pid !== undefined) {
+      const identity = processIdentity(child.pid);
+      if (identity) limits.onStart?.(identity);
+    }
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     const timer = setTimeout(() => {
@@ -81,6 +87,26 @@ export function runLocal(op: Operation, limits: ExecLimits): Promise<ExecResult>
       resolve({ status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, output, truncated, durationMs });
     });
   });
+}
+
+/** "pid:starttime" from /proc (Linux): the start time tells a live process from a later one with the same pid. */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime); the command name in field 2 may hold spaces, so count from its closing parenthesis.
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return startTime ? `${pid}:${startTime}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kills the process group named by `identity` if that very process still runs; true if it did. */
+export function killLeftover(identity: string): boolean {
+  const pid = Number(identity.split(':')[0]);
+  if (!Number.isSafeInteger(pid) || pid <= 1 || processIdentity(pid) !== identity) return false;
+  killGroup(pid);
+  return true;
 }
 
 function killGroup(pid: number | undefined): void {

@@ -3,7 +3,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { opHash, parseCommand, type Operation } from '../approvals/index.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import { runLocal, type ExecResult } from '../executors/local.js';
+import { killLeftover, runLocal, type ExecResult } from '../executors/local.js';
 import type { Store } from '../store/index.js';
 import type { ExecutionsTable } from '../store/tables.js';
 import type { TargetRegistry } from '../targets/registry.js';
@@ -70,6 +70,7 @@ export class Gateway {
       truncated: 0,
       error: null,
       receipt: null,
+      process: null,
       started_at: started,
       finished_at: null,
       duration_ms: null,
@@ -100,14 +101,26 @@ export class Gateway {
     if (consumed === 'replayed') throw await this.refuse('token_replayed', 409, REPLAY_ERROR, claims, meta);
     if (consumed === 'mismatch') throw await this.refuse('token_not_for_approval', 403, 'the token was not minted for this approval as it stands', claims, meta);
 
-    const result = await runLocal(op, { timeoutSeconds: target.timeoutSeconds, outputCapBytes: target.outputCapBytes, cwd: target.workDir });
+    const result = await runLocal(op, {
+      timeoutSeconds: target.timeoutSeconds,
+      outputCapBytes: target.outputCapBytes,
+      cwd: target.workDir,
+      // Off the response's path: only a crash recovery ever reads it.
+      onStart: (process) => {
+        void this.deps.store.db.updateTable('executions').set({ process }).where('id', '=', row.id).where('status', '=', 'running').execute().catch(() => undefined);
+      },
+    });
     return this.finish(row, claims, result);
   }
 
-  /** Marks what this instance left running (a crash, a kill -9) as interrupted, with an audit event each. */
+  /**
+   * Marks what this instance left running (a crash, a kill -9) as interrupted, with an audit event
+   * each, and stops any command still running unsupervised from that execution.
+   */
   async recoverInterrupted(): Promise<number> {
     const running = await this.deps.store.db.selectFrom('executions').selectAll().where('instance_id', '=', this.deps.instanceId).where('status', '=', 'running').execute();
     for (const execution of running) {
+      const killed = execution.process ? killLeftover(execution.process) : false;
       await this.deps.store.transaction(async (tx) => {
         const finishedAt = new Date().toISOString();
         await tx.db.updateTable('executions').set({ status: 'interrupted', finished_at: finishedAt, error: 'the gateway stopped while it ran' }).where('id', '=', execution.id).where('status', '=', 'running').execute();
@@ -117,7 +130,7 @@ export class Gateway {
           subject: { type: 'execution', id: execution.id },
           environment: execution.environment,
           target: execution.target,
-          data: { approval_id: execution.approval_id, started_at: execution.started_at },
+          data: { approval_id: execution.approval_id, started_at: execution.started_at, killed_leftover_process: killed },
         });
       });
     }

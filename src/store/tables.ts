@@ -92,6 +92,8 @@ export interface ExecutionsTable {
   error: string | null;
   /** The signed receipt (compact JWS) of a finished execution. */
   receipt: string | null;
+  /** "pid:starttime" of the running command's process group (Linux), for recovery after a crash. */
+  process: string | null;
   started_at: string;
   finished_at: string | null;
   duration_ms: number | null;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Agent } from 'undici';
@@ -10,6 +10,16 @@ import { approvedToken, execute, startGate } from '../helpers/gate.js';
 import { bearer, http } from '../helpers/http.js';
 import { spawnServer } from '../helpers/process.js';
 import { tmpDir } from '../helpers/tmp.js';
+
+/** Whether a process runs (a zombie waiting for its reaper does not count). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 /** A data directory initialised against a fresh database: its admin key and how to start servers on it. */
 async function sharedSetup(kind: StoreKind) {
@@ -75,13 +85,28 @@ describe.each(storeKinds())('the gateway under stress on %s', (kind) => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect((await store.db.selectFrom('executions').select('status').executeTakeFirst())?.status).toBe('running');
+    // The gateway records which process group runs the command.
+    let identity: string | null = null;
+    for (let attempt = 0; attempt < 100 && !identity; attempt++) {
+      identity = (await store.db.selectFrom('executions').select('process').executeTakeFirst())?.process ?? null;
+      if (!identity) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const pid = Number(identity?.split(':')[0]);
+    expect(alive(pid)).toBe(true);
     first.signal('SIGKILL');
     await first.exited;
     await running;
+    // The server is gone but the command it started still runs, unsupervised…
+    expect(alive(pid)).toBe(true);
 
     const second = await setup.start();
     const execution = await store.db.selectFrom('executions').selectAll().executeTakeFirstOrThrow();
     expect(execution).toMatchObject({ status: 'interrupted', error: 'the gateway stopped while it ran' });
+    // …until the restarted gateway stops it.
+    for (let attempt = 0; attempt < 40 && alive(pid); attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(alive(pid)).toBe(false);
+    const interrupted = await store.db.selectFrom('audit_events').select('data').where('action', '=', 'execution.interrupted').executeTakeFirstOrThrow();
+    expect(JSON.parse(interrupted.data)).toMatchObject({ killed_leftover_process: true });
     const actions = (await store.db.selectFrom('audit_events').select('action').orderBy('seq').execute()).map((row) => row.action);
     expect(actions).toEqual(expect.arrayContaining(['execution.started', 'execution.interrupted']));
     await store.close();

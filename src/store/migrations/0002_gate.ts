@@ -61,6 +61,9 @@ export const gateMigration: Migration = {
       .addColumn('truncated', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('error', 'text')
       .addColumn('receipt', 'text')
+      // The process group running the command, named by pid and kernel start time so a restart can
+      // stop what a crashed gateway left behind without ever hitting a reused pid.
+      .addColumn('process', 'text')
       .addColumn('started_at', 'text', (c) => c.notNull())
       .addColumn('finished_at', 'text')
       .addColumn('duration_ms', 'integer')
