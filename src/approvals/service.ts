@@ -182,11 +182,15 @@ export class Approvals {
   async get(id: string): Promise<ApprovalView> {
     const row = await this.deps.store.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw notFound(id);
-    if (isDue(row)) {
-      await this.expireDue();
-      return this.get(id);
-    }
-    return view(row);
+    if (!isDue(row)) return view(row);
+    // Its time ran out: expire it now rather than wait for the timer, then show it as it stands.
+    return this.deps.store.transaction(async (tx) => {
+      const locked = await lockApproval(tx, id);
+      if (!locked) throw notFound(id);
+      if (!isDue(locked)) return view(locked);
+      await this.expire(tx, locked);
+      return view({ ...locked, status: 'EXPIRED' });
+    });
   }
 
   async list(options: { status?: ApprovalStatus; limit: number }): Promise<ApprovalView[]> {

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import type { Store, Tx } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { ApiKeysTable } from '../store/tables.js';
 import type { Scope } from './scopes.js';
 
@@ -82,11 +82,6 @@ export class ApiKeys {
   async list(): Promise<ApiKeyInfo[]> {
     const rows = await this.store.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
     return rows.map(info);
-  }
-
-  async count(tx: Tx): Promise<number> {
-    const row = await tx.db.selectFrom('api_keys').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    return Number(row.n);
   }
 
   /** Revokes by id or prefix; revoking twice is refused so a typo cannot pass for success. */

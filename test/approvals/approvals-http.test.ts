@@ -64,6 +64,12 @@ describe.each(storeKinds())('approval requests on %s', (kind) => {
     expect(late.body.code).toBe('approval_expired');
     expect((await gate.get(id)).body.request.status).toBe('EXPIRED');
     expect(await gate.auditActions()).toContain('approval.expired');
+
+    // Reading a request whose time ran out expires it there and then, without waiting for the timer.
+    const unread = (await gate.request({ command: 'python3 other.py', deployment_env: 'dev' })).body.request.request_id as string;
+    await gate.server.runtime.store.db.updateTable('approvals').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', unread).execute();
+    expect((await gate.get(unread)).body.request.status).toBe('EXPIRED');
+    expect((await gate.auditActions()).filter((action) => action === 'approval.expired')).toHaveLength(2);
   });
 
   it('lists requests by status, newest first', async () => {
