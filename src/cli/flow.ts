@@ -1,16 +1,19 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { ApprovalView } from '../approvals/index.js';
+import { displayOp, type ApprovalView } from '../approvals/index.js';
 import { AirlockError } from '../errors.js';
 import type { ExecuteResponse } from '../gateway/index.js';
 import { ApiClient, withClientOptions, type ClientFlags } from './api.js';
 import { wholeNumber } from './options.js';
 import { print } from './output.js';
 
-/** The words after `--`, joined back into the command line the server parses. */
-function commandOf(words: string[]): string {
+/**
+ * The words after `--` as the command line the server parses: one word is taken as a whole command
+ * line (`-- "a | b"`), several are quoted back so that each stays one argument.
+ */
+export function commandOf(words: string[]): string {
   if (words.length === 0) throw new AirlockError('command_missing', 'give the command after --, e.g. airlock request --env dev -- echo test');
-  return words.length === 1 ? (words[0] as string) : words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return words.length === 1 ? (words[0] as string) : displayOp({ kind: 'exec', argv: words });
 }
 
 export function describeRequest(request: ApprovalView): string[] {

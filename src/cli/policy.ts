@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { assessRisk, environmentPolicy, loadPolicy, parseCommand, parseInstruction, scoreInstruction } from '../approvals/index.js';
 import { readFileSync } from 'node:fs';
+import { commandOf } from './flow.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
 import { print } from './output.js';
 
@@ -17,7 +18,7 @@ export function registerPolicyCommands(program: Command): void {
     .action((words: string[], flags: ConfigFlags & { env: string; target: string; instructionFile?: string; json?: boolean }) => {
       const config = configFromFlags(flags);
       const rules = loadPolicy(config.policyFile);
-      const command = parseCommand(words.join(' '));
+      const command = parseCommand(commandOf(words));
       const instructionText = flags.instructionFile ? readFileSync(flags.instructionFile, 'utf8') : '';
       const decision = assessRisk(rules, { command, instruction: instructionText, environment: flags.env, target: flags.target });
       const environment = environmentPolicy(rules, flags.env);

@@ -92,6 +92,9 @@ describe.each(storeKinds())('the command-line client on %s', (kind) => {
     expect(explained.stdout).toContain('HIGH in prd: a person must approve');
     expect(explained.stdout).toContain('service-control: starts, stops or restarts a service');
     expect(explained.stdout).toContain('environment: prd raises MEDIUM to HIGH');
+    // Words after -- stay arguments, exactly as `airlock run` sends them.
+    const spaced = await runCli(['policy', 'explain', '--env', 'dev', '--json', '--', 'echo', 'a b'], { cwd: tmpDir() });
+    expect(JSON.parse(spaced.stdout).op).toEqual({ kind: 'exec', argv: ['echo', 'a b'] });
     const noServer = await runCli(['approvals', 'list', '--url', 'http://127.0.0.1:59998'], { cwd: tmpDir(), env: { AIRLOCK_API_KEY: 'alk_x' } });
     expect(noServer.stderr).toMatch(/cannot reach Airlock at http:\/\/127\.0\.0\.1:59998: ECONNREFUSED \[server_unreachable\]/);
     const noKey = await runCli(['approvals', 'list'], { cwd: tmpDir() });
