@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isAirlockError } from '../errors.js';
-import { principalOf } from '../http/auth.js';
+import { bearerOf, principalOf } from '../http/auth.js';
 import { sendProblem } from '../http/problem.js';
 import type { Tokens } from '../tokens/service.js';
 import { ExecuteBody, ExecutionParams, MintBody } from './schema.js';
@@ -11,7 +11,7 @@ import { REPLAY_ERROR, type Gateway } from './service.js';
 function capabilityToken(request: FastifyRequest): string | undefined {
   const header = request.headers['x-capability-token'];
   if (typeof header === 'string' && header.trim() !== '') return header.trim();
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+  const bearer = bearerOf(request);
   return bearer && bearer.split('.').length === 3 ? bearer : undefined;
 }
 

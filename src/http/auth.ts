@@ -17,12 +17,14 @@ declare module 'fastify' {
 /** Where a key may come from: the native bearer header, or the reference Wingman headers (aliases). */
 const KEY_HEADERS = ['x-wingman-approval-request-key', 'x-wingman-approval-read-key', 'x-wingman-approval-decide-key'] as const;
 
+/** The credential of an `Authorization: Bearer …` header, if there is one. */
+export function bearerOf(request: FastifyRequest): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+}
+
 function presentedKey(request: FastifyRequest): { key: string; via: string } | undefined {
-  const authorization = request.headers.authorization;
-  if (typeof authorization === 'string') {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (match?.[1]) return { key: match[1], via: 'authorization' };
-  }
+  const bearer = bearerOf(request);
+  if (bearer) return { key: bearer, via: 'authorization' };
   for (const header of KEY_HEADERS) {
     const value = request.headers[header];
     if (typeof value === 'string' && value.trim() !== '') return { key: value.trim(), via: header };
