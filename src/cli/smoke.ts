@@ -5,8 +5,8 @@ import { ApiClient } from './api.js';
 import { wholeNumber } from './options.js';
 import { print } from './output.js';
 
-/** The reference acceptance instruction (deployment guide, Test C). */
-const INSTRUCTION =
+/** The reference acceptance instruction (deployment guide, Test C), verbatim. */
+export const REFERENCE_INSTRUCTION =
   'DELIVERABLES: Test command\nSUCCESS_CRITERIA: Exit 0\nBOUNDARIES: Read-only\nDEPENDENCIES: None\nMITIGATION: None\nTEST_PROCESS: Run echo\nTEST_RESULTS_FORMAT: stdout\nRESOURCE_REQUIREMENTS: None\nRISK_ASSESSMENT: Low\nQUALITY_METRICS: Success\n\nCommand: echo test';
 
 interface SmokeFlags {
@@ -67,7 +67,7 @@ export async function smoke(flags: SmokeFlags, env: NodeJS.ProcessEnv = process.
     const created = await client.raw('POST', '/approvals/request', {
       key: null,
       headers: { 'x-wingman-approval-request-key': keys.request ?? '' },
-      body: { worker_id: 'airlock-smoke', task_name: 'Smoke - Echo Command', instruction: INSTRUCTION, deployment_env: flags.env },
+      body: { worker_id: 'airlock-smoke', task_name: 'Smoke - Echo Command', instruction: REFERENCE_INSTRUCTION, deployment_env: flags.env },
     });
     expect(created.status === 201, `answered ${created.status}: ${created.body?.detail ?? ''}`);
     state.id = created.body.request.request_id;

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseInstruction, scoreInstruction, SECTIONS } from '../../src/approvals/instruction.js';
-
-/** The instruction of the reference deployment guide's Test C, verbatim. */
-export const REFERENCE_INSTRUCTION =
-  'DELIVERABLES: Test command\nSUCCESS_CRITERIA: Exit 0\nBOUNDARIES: Read-only\nDEPENDENCIES: None\nMITIGATION: None\nTEST_PROCESS: Run echo\nTEST_RESULTS_FORMAT: stdout\nRESOURCE_REQUIREMENTS: None\nRISK_ASSESSMENT: Low\nQUALITY_METRICS: Success\n\nCommand: echo test';
+import { REFERENCE_INSTRUCTION } from '../../src/cli/smoke.js';
 
 describe('the 10-point instruction framework', () => {
   it('parses the reference instruction: every section and the Command: line', () => {

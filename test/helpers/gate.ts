@@ -3,9 +3,7 @@ import { createDatabase, type StoreKind } from './databases.js';
 import { bearer, http } from './http.js';
 import { startTestServer } from './server.js';
 
-/** The reference deployment guide's Test C instruction, verbatim. */
-export const REFERENCE_INSTRUCTION =
-  'DELIVERABLES: Test command\nSUCCESS_CRITERIA: Exit 0\nBOUNDARIES: Read-only\nDEPENDENCIES: None\nMITIGATION: None\nTEST_PROCESS: Run echo\nTEST_RESULTS_FORMAT: stdout\nRESOURCE_REQUIREMENTS: None\nRISK_ASSESSMENT: Low\nQUALITY_METRICS: Success\n\nCommand: echo test';
+export { REFERENCE_INSTRUCTION } from '../../src/cli/smoke.js';
 
 /**
  * A running server on a fresh database with the keys of the reference roles: an agent that asks and
