@@ -31,6 +31,12 @@ Examples:
 Settings come from flags, then AIRLOCK_* variables, then airlock.yaml, then defaults.`,
   );
 
+// A reader that stops early (`airlock audit export | head`) is not an error: stop quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 registerServe(program);
 registerInit(program);
 registerConfigCommands(program);

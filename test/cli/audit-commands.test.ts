@@ -46,6 +46,18 @@ describe('audit export and tail', () => {
     expect(readFileSync(file, 'utf8')).toBe(all.stdout);
   });
 
+  it('stops quietly when its reader stops early', async () => {
+    const { config } = await populated();
+    // Enough output that the writer is still writing when head has gone.
+    const runtime = await openRuntime(config, createLogger('silent'));
+    await runtime.audit.record(events(3000).map((event) => ({ ...event, data: { ...event.data, pad: 'x'.repeat(500) } })));
+    await runtime.close();
+    const { spawnSync } = await import('node:child_process');
+    const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" audit export --data-dir "${config.paths.base}" | head -c 10`], { encoding: 'utf8', env: cleanEnv() });
+    expect(piped.stdout).toHaveLength(10);
+    expect(piped.stderr).not.toMatch(/EPIPE|^\s+at /m);
+  });
+
   it('tails the newest events, readable or as JSON lines', async () => {
     const { cli } = await populated();
     const human = await cli('audit', 'tail', '-n', '2');
