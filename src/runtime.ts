@@ -4,7 +4,7 @@ import { AuditLog, AuditMirror, loadAuditSigner, loadKeyPair, type AuditSigner, 
 import { publicKeyFileOf, type ResolvedConfig } from './config/index.js';
 import { Metrics } from './http/metrics.js';
 import { Approvals, loadPolicy } from './approvals/index.js';
-import { ApiKeys } from './identity/index.js';
+import { ApiKeys, Challenges, Mfa, SecretBox, Sessions, Users } from './identity/index.js';
 import { Gateway } from './gateway/index.js';
 import { TargetRegistry } from './targets/registry.js';
 import { Tokens } from './tokens/index.js';
@@ -17,6 +17,10 @@ export interface Runtime {
   readonly signer: AuditSigner;
   readonly audit: AuditLog;
   readonly keys: ApiKeys;
+  readonly users: Users;
+  readonly sessions: Sessions;
+  readonly mfa: Mfa;
+  readonly challenges: Challenges;
   readonly targets: TargetRegistry;
   readonly approvals: Approvals;
   readonly tokens: Tokens;
@@ -76,7 +80,19 @@ export async function openRuntime(config: ResolvedConfig, logger: Logger): Promi
     },
   });
   const targets = new TargetRegistry(config);
-  const approvals = new Approvals({ store, audit, policy, targets, environments: config.environments.allowed ?? config.environments.known });
+  const box = config.auth.secretKey ? SecretBox.fromSecret(config.auth.secretKey) : SecretBox.fromFile(config.paths.secretKeyFile, true);
+  const keys = new ApiKeys(store, audit);
+  const users = new Users({ store, audit, keys });
+  const mfa = new Mfa({ store, audit, box, issuer: config.auth.totpIssuer });
+  const challenges = new Challenges({ store, audit, mfa, minutes: config.auth.challengeMinutes });
+  const sessions = new Sessions({
+    store,
+    audit,
+    mfa,
+    signing: loadKeyPair(config.paths.accessKeyFile, publicKeyFileOf(config.paths.accessKeyFile), { create: true, label: 'access token signing' }),
+    settings: { ...config.auth, issuer: config.tokens.issuer },
+  });
+  const approvals = new Approvals({ store, audit, policy, targets, mfa, challenges, environments: config.environments.allowed ?? config.environments.known });
   const tokens = new Tokens({
     store,
     audit,
@@ -99,7 +115,11 @@ export async function openRuntime(config: ResolvedConfig, logger: Logger): Promi
     store,
     signer,
     audit,
-    keys: new ApiKeys(store, audit),
+    keys,
+    users,
+    sessions,
+    mfa,
+    challenges,
     targets,
     approvals,
     tokens,

@@ -39,6 +39,20 @@ export const RuleSchema = z.strictObject({
 });
 export type Rule = z.infer<typeof RuleSchema>;
 
+export const DEFAULT_SENSITIVE_PATHS = [
+  '/etc/shadow',
+  '/etc/shadow-',
+  '/etc/gshadow',
+  '/etc/gshadow-',
+  '/etc/sudoers',
+  '/etc/sudoers.d/**',
+  '/etc/ssh/ssh_host_*_key',
+  '**/.ssh/id_*',
+  '**/.ssh/authorized_keys',
+  '**/*.key',
+  '**/.gnupg/**',
+] as const;
+
 export const EnvironmentPolicySchema = z.strictObject({
   /** Levels above LOW are raised this many steps (production is stricter). */
   raise: z.number().int().min(0).max(3).default(0),
@@ -48,6 +62,10 @@ export const EnvironmentPolicySchema = z.strictObject({
   minScore: z.number().int().min(0).max(100).default(0),
   /** A pending request expires after this many minutes. */
   pendingMinutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+  /** Levels whose every approval needs a fresh TOTP code (or an approved challenge) of the approver. */
+  stepUp: z.array(RiskLevelSchema).default(['HIGH', 'CRITICAL']),
+  /** How many distinct people must approve a request of each level (k of n); 1 where not named. */
+  approvers: z.partialRecord(RiskLevelSchema, z.number().int().min(1).max(10)).default({ CRITICAL: 2 }),
 });
 export type EnvironmentPolicy = z.infer<typeof EnvironmentPolicySchema>;
 
@@ -58,6 +76,11 @@ export const PolicySchema = z.strictObject({
   defaultLevel: RiskLevelSchema.default('MEDIUM'),
   rules: z.array(RuleSchema).default([]),
   environments: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/), EnvironmentPolicySchema.partial()).default({}),
+  /**
+   * Globs of paths whose reading or writing needs a TOTP step-up even when the level alone would be
+   * approved automatically (the runbook's sensitive reads).
+   */
+  sensitivePaths: z.array(z.string().min(1).max(500)).max(500).default([...DEFAULT_SENSITIVE_PATHS]),
 });
 export type Policy = z.infer<typeof PolicySchema>;
 

@@ -37,7 +37,7 @@ export async function approvalRoutes(app: FastifyInstance, options: { approvals:
       routes.post(
         `${prefix}/:id/${decision}`,
         { config: { scope: 'approvals:decide' }, schema: { params: ApprovalParams, body: DecisionBody } },
-        async (request) => ({ request: await approvals.decide(principalOf(request), request.params.id, decision, request.body?.reason) }),
+        async (request) => ({ request: await approvals.decide(principalOf(request), request.params.id, decision, request.body ?? {}) }),
       );
     }
   }

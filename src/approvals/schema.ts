@@ -15,6 +15,8 @@ export const ApprovalRequestBody = z.strictObject({
   /** The command; without it the instruction's `Command:` line is used. */
   command: z.string().min(1).max(8192).optional(),
   target: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'must be a target id' }).default('local'),
+  /** An approved step-up challenge of the requester, for a request that touches a sensitive path. */
+  challenge_id: z.string().min(1).max(100).optional(),
 });
 export type ApprovalRequestInput = z.infer<typeof ApprovalRequestBody>;
 
@@ -33,5 +35,10 @@ export const ListQuery = z.strictObject({
 export const DecisionBody = z
   .strictObject({
     reason: z.string().trim().max(2000).optional(),
+    /** The approver's current TOTP code (or a recovery code), for requests that need a step-up. */
+    totp: z.string().trim().min(6).max(32).optional(),
+    /** Or an approved challenge of the approver's. */
+    challenge_id: z.string().min(1).max(100).optional(),
   })
   .default({});
+export type DecisionInput = z.infer<typeof DecisionBody>;

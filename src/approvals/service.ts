@@ -3,15 +3,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditEventInput, AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import { actorOf, type Principal } from '../identity/index.js';
+import { actorOf, assertMayUse, mayUse, type Challenges, type Mfa, type Principal } from '../identity/index.js';
 import type { Store, Tx } from '../store/index.js';
-import type { ApprovalsTable } from '../store/tables.js';
+import type { ApprovalDecisionsTable, ApprovalsTable } from '../store/tables.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { canonicalOp, displayOp, opHash, parseCommand, type Operation } from './command.js';
 import { parseInstruction, scoreInstruction, type Finding } from './instruction.js';
 import { environmentPolicy, type Policy } from './policy.js';
 import { assessRisk, type RiskReason } from './risk.js';
-import type { ApprovalRequestInput, ApprovalStatus } from './schema.js';
+import type { ApprovalRequestInput, ApprovalStatus, DecisionInput } from './schema.js';
+import { sensitivePathsIn } from './sensitive.js';
 
 /** A request as clients see it: the reference fields first, then Airlock's own. */
 export interface ApprovalView {
@@ -38,12 +39,17 @@ export interface ApprovalView {
   readonly decided_at: string | null;
   readonly minted_at: string | null;
   readonly executed_at: string | null;
+  /** How many distinct people must approve (k of n), and who has so far. */
+  readonly required_approvals: number;
+  readonly approvals: readonly { readonly username: string; readonly decided_at: string; readonly step_up: string | null }[];
+  /** Each approval needs a fresh TOTP code (or an approved challenge) of the approver. */
+  readonly step_up_required: boolean;
 }
 
 export const POLICY_ACTOR = 'policy';
 const POLL_MS = 250;
 
-function view(row: ApprovalsTable): ApprovalView {
+function view(row: ApprovalsTable, decisions: readonly ApprovalDecisionsTable[] = []): ApprovalView {
   return {
     request_id: row.id,
     status: row.status as ApprovalStatus,
@@ -68,6 +74,9 @@ function view(row: ApprovalsTable): ApprovalView {
     decided_at: row.decided_at,
     minted_at: row.minted_at,
     executed_at: row.executed_at,
+    required_approvals: row.required_approvals,
+    approvals: decisions.filter((d) => d.decision === 'approve').map((d) => ({ username: d.username, decided_at: d.decided_at, step_up: d.step_up })),
+    step_up_required: row.step_up === 1,
   };
 }
 
@@ -95,6 +104,8 @@ export class Approvals {
       readonly audit: AuditLog;
       readonly policy: Policy;
       readonly targets: TargetRegistry;
+      readonly mfa: Mfa;
+      readonly challenges: Challenges;
       /** The environments this instance serves. */
       readonly environments: readonly string[];
     },
@@ -106,6 +117,7 @@ export class Approvals {
       throw new AirlockError('environment_not_allowed', `environment "${input.deployment_env}" is not served here (allowed: ${environments.join(', ')})`, { status: 400 });
     }
     const target = targets.require(input.target);
+    assertMayUse(principal, { environment: input.deployment_env, target: target.id });
     if (!target.environments.includes(input.deployment_env)) {
       throw new AirlockError('environment_not_allowed', `target ${target.id} does not serve environment ${input.deployment_env}`, { status: 400 });
     }
@@ -120,6 +132,12 @@ export class Approvals {
     const environment = environmentPolicy(policy, input.deployment_env);
     const actor = actorOf(principal);
     const where = { environment: input.deployment_env, target: target.id };
+    // A sensitive path needs a step-up even where the level alone would pass without a human: the
+    // requester's own approved challenge, or an approver's TOTP.
+    const sensitive = sensitivePathsIn(command.op, policy.sensitivePaths);
+    const reasons: RiskReason[] = sensitive.length === 0 ? [...risk.reasons] : [...risk.reasons, { rule: 'sensitive-path', level: risk.level, reason: `names a sensitive path (${sensitive.join(', ')}): needs a TOTP step-up` }];
+    const challengeUsed = risk.autoApprove && sensitive.length > 0 && input.challenge_id !== undefined;
+    const autoApprove = risk.autoApprove && (sensitive.length === 0 || challengeUsed);
 
     if (score < environment.minScore) {
       await this.deps.audit.record({
@@ -147,22 +165,27 @@ export class Approvals {
       op: canonicalOp(command.op),
       op_hash: opHash(command.op),
       risk_level: risk.level,
-      risk_reasons: JSON.stringify(risk.reasons),
+      risk_reasons: JSON.stringify(reasons),
       score,
       findings: JSON.stringify(findings),
-      status: risk.autoApprove ? 'APPROVED' : 'PENDING',
-      requested_by: principal.id,
-      decided_by: risk.autoApprove ? POLICY_ACTOR : null,
-      decision_reason: risk.autoApprove ? `${risk.level} is approved automatically in ${input.deployment_env}` : null,
+      status: autoApprove ? 'APPROVED' : 'PENDING',
+      requested_by: principal.userId,
+      decided_by: autoApprove ? POLICY_ACTOR : null,
+      decision_reason: autoApprove ? `${risk.level} is approved automatically in ${input.deployment_env}${challengeUsed ? ' after a step-up challenge' : ''}` : null,
       created_at: now,
       expires_at: addMinutes(now, environment.pendingMinutes),
-      decided_at: risk.autoApprove ? now : null,
+      decided_at: autoApprove ? now : null,
       token_jti: null,
       minted_at: null,
       executed_at: null,
+      required_approvals: environment.approvers[risk.level] ?? 1,
+      step_up: environment.stepUp.includes(risk.level) || sensitive.length > 0 ? 1 : 0,
     };
     await this.deps.store.transaction(async (tx) => {
       await tx.db.insertInto('approvals').values(row).execute();
+      if (challengeUsed) {
+        await this.deps.challenges.consume(tx, input.challenge_id as string, { userId: principal.userId, as: 'planner', for: `approval:${row.id}`, actor, approvalId: row.id });
+      }
       const subject = { type: 'approval', id: row.id };
       await this.deps.audit.append(tx, [
         {
@@ -170,9 +193,9 @@ export class Approvals {
           action: 'approval.requested',
           subject,
           ...where,
-          data: { worker_id: row.worker_id, task_name: row.task_name, command: displayOp(command.op), op_hash: row.op_hash, risk_level: risk.level, rules: risk.reasons.map((r) => r.rule), score },
+          data: { worker_id: row.worker_id, task_name: row.task_name, command: displayOp(command.op), op_hash: row.op_hash, risk_level: risk.level, rules: reasons.map((r) => r.rule), score },
         },
-        ...(risk.autoApprove ? [{ actor: POLICY_ACTOR, action: 'approval.decided', subject, ...where, data: { decision: 'approve', reason: row.decision_reason } }] : []),
+        ...(autoApprove ? [{ actor: POLICY_ACTOR, action: 'approval.decided', subject, ...where, data: { decision: 'approve', reason: row.decision_reason } }] : []),
       ]);
       tx.onCommit(() => this.changes.emit(row.id));
     });
@@ -182,7 +205,7 @@ export class Approvals {
   async get(id: string): Promise<ApprovalView> {
     const row = await this.deps.store.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw notFound(id);
-    if (!isDue(row)) return view(row);
+    if (!isDue(row)) return view(row, await this.decisionsOf([id]));
     // Its time ran out: expire it now rather than wait for the timer, then show it as it stands.
     return this.deps.store.transaction(async (tx) => {
       const locked = await lockApproval(tx, id);
@@ -197,7 +220,14 @@ export class Approvals {
     await this.expireDue();
     let query = this.deps.store.db.selectFrom('approvals').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit);
     if (options.status) query = query.where('status', '=', options.status);
-    return (await query.execute()).map(view);
+    const rows = await query.execute();
+    const decisions = await this.decisionsOf(rows.map((row) => row.id));
+    return rows.map((row) => view(row, decisions.filter((d) => d.approval_id === row.id)));
+  }
+
+  private async decisionsOf(ids: readonly string[]): Promise<ApprovalDecisionsTable[]> {
+    if (ids.length === 0) return [];
+    return this.deps.store.db.selectFrom('approval_decisions').selectAll().where('approval_id', 'in', ids).orderBy('decided_at').execute();
   }
 
   /** Long poll: returns once the request is no longer pending, after `seconds`, or when `signal` aborts. */
@@ -217,41 +247,87 @@ export class Approvals {
     return current;
   }
 
-  async decide(principal: Principal, id: string, decision: 'approve' | 'reject', reason: string | undefined): Promise<ApprovalView> {
+  /**
+   * One person's decision. A rejection ends the request; an approval counts towards the k distinct
+   * approvers its level needs (never the requester, never twice the same person), each proving presence
+   * with a fresh TOTP code or an approved challenge where the request needs a step-up.
+   */
+  async decide(principal: Principal, id: string, decision: 'approve' | 'reject', input: DecisionInput = {}): Promise<ApprovalView> {
     const actor = actorOf(principal);
+    const reason = input.reason;
+    // A TOTP code is checked, and used up, before the decision's own transaction.
+    const totpMethod = decision === 'approve' && input.totp !== undefined ? await this.deps.mfa.verify(principal.userId, input.totp, `approval:${id}`) : undefined;
     const outcome = await this.deps.store.transaction(async (tx): Promise<{ view: ApprovalView } | { refusal: Refusal }> => {
       const row = await lockApproval(tx, id);
       if (!row) return { refusal: { error: notFound(id), audit: { actor, action: 'approval.decision_refused', data: { id, reason: 'not_found' } } } };
       const subject = { type: 'approval', id };
       const where = { environment: row.environment, target: row.target };
-      const refuse = (code: string, status: number, message: string) => ({
-        refusal: { error: new AirlockError(code, message, { status }), audit: { actor, action: 'approval.decision_refused', subject, ...where, data: { decision, reason: code } } },
+      const refuse = (code: string, status: number, message: string, details?: Record<string, unknown>) => ({
+        refusal: { error: new AirlockError(code, message, { status, ...(details ? { details } : {}) }), audit: { actor, action: 'approval.decision_refused', subject, ...where, data: { decision, reason: code } } },
       });
       if (isDue(row)) {
         await this.expire(tx, row);
         return refuse('approval_expired', 409, `request ${id} expired at ${row.expires_at} before it was decided`);
       }
       if (row.status !== 'PENDING') return refuse('approval_not_pending', 409, `request ${id} is ${row.status}, not PENDING`);
-      if (row.requested_by === principal.id) return refuse('self_approval', 403, 'the key that asked for a request can never decide it');
+      if (row.requested_by === principal.userId) return refuse('self_approval', 403, 'whoever asked for a request can never decide it, with any of their keys or sessions');
+      if (!mayUse(principal, row)) {
+        return refuse('key_scope_denied', 403, `this API key may not decide requests for ${row.environment}/${row.target}`);
+      }
+      const earlier = await tx.db.selectFrom('approval_decisions').selectAll().where('approval_id', '=', id).orderBy('decided_at').execute();
+      if (earlier.some((d) => d.user_id === principal.userId)) return refuse('already_decided', 409, `${principal.username} has already decided request ${id}: another person must`);
+
+      let stepUp: string | null = null;
+      if (decision === 'approve' && row.step_up === 1) {
+        if (totpMethod) stepUp = totpMethod;
+        else if (input.challenge_id) {
+          try {
+            await this.deps.challenges.consume(tx, input.challenge_id, { userId: principal.userId, as: 'approver', for: `approval:${id}`, actor, approvalId: id });
+          } catch (error) {
+            if (error instanceof AirlockError) return refuse(error.code, error.status, error.message);
+            throw error;
+          }
+          stepUp = `challenge:${input.challenge_id}`;
+        } else {
+          return refuse('step_up_required', 403, `approving this ${row.risk_level} request needs your current TOTP code ("totp") or an approved challenge ("challenge_id")`, {
+            risk_level: row.risk_level,
+          });
+        }
+      }
       const now = new Date().toISOString();
+      const mine: ApprovalDecisionsTable = { approval_id: id, user_id: principal.userId, username: principal.username, decision, reason: reason ?? null, step_up: stepUp, decided_at: now };
+      await tx.db.insertInto('approval_decisions').values(mine).execute();
+      const decisions = [...earlier, mine];
+      const approvals = decisions.filter((d) => d.decision === 'approve').length;
+      const final = decision === 'reject' || approvals >= row.required_approvals;
       const environment = environmentPolicy(this.deps.policy, row.environment);
-      const decided: ApprovalsTable = {
-        ...row,
-        status: decision === 'approve' ? 'APPROVED' : 'REJECTED',
-        decided_by: principal.id,
-        decision_reason: reason ?? null,
-        decided_at: now,
-        // An approval has to be used within the same window it had to be decided in.
-        expires_at: decision === 'approve' ? addMinutes(now, environment.pendingMinutes) : row.expires_at,
-      };
-      await tx.db
-        .updateTable('approvals')
-        .set({ status: decided.status, decided_by: decided.decided_by, decision_reason: decided.decision_reason, decided_at: now, expires_at: decided.expires_at })
-        .where('id', '=', id)
-        .execute();
-      await this.deps.audit.append(tx, { actor, action: 'approval.decided', subject, ...where, data: { decision, reason: reason ?? null, risk_level: row.risk_level } });
+      const decided: ApprovalsTable = final
+        ? {
+            ...row,
+            status: decision === 'approve' ? 'APPROVED' : 'REJECTED',
+            decided_by: principal.userId,
+            decision_reason: reason ?? null,
+            decided_at: now,
+            // An approval has to be used within the same window it had to be decided in.
+            expires_at: decision === 'approve' ? addMinutes(now, environment.pendingMinutes) : row.expires_at,
+          }
+        : row;
+      if (final) {
+        await tx.db
+          .updateTable('approvals')
+          .set({ status: decided.status, decided_by: decided.decided_by, decision_reason: decided.decision_reason, decided_at: now, expires_at: decided.expires_at })
+          .where('id', '=', id)
+          .execute();
+      }
+      await this.deps.audit.append(tx, {
+        actor,
+        action: 'approval.decided',
+        subject,
+        ...where,
+        data: { decision, reason: reason ?? null, risk_level: row.risk_level, approvals, required: row.required_approvals, final, step_up: stepUp },
+      });
       tx.onCommit(() => this.changes.emit(id));
-      return { view: view(decided) };
+      return { view: view(decided, decisions) };
     });
     if ('refusal' in outcome) {
       await this.deps.audit.record(outcome.refusal.audit);

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AuditLog, loadAuditSigner } from '../audit/index.js';
-import { ApiKeys } from '../identity/index.js';
+import { ApiKeys, Users } from '../identity/index.js';
+import { bootstrapAdmin } from '../identity/bootstrap.js';
 import { describeStore } from '../config/index.js';
 import { ensureDataDirs, loadSigningKeys, openConfiguredStore } from '../runtime.js';
 import { migrate } from '../store/index.js';
@@ -12,7 +13,7 @@ import { print } from './output.js';
 
 export function registerInit(program: Command): void {
   withConfigOptions(program.command('init'))
-    .description('create the data directory, the signing keys, the schema and the first admin API key; safe to run again')
+    .description('create the data directory, the signing keys, the schema, the first admin user and its API key; safe to run again')
     .addHelpText('after', '\nExamples:\n  airlock init\n  airlock init --instance-id canary')
     .action(async (flags: ConfigFlags) => {
       const config = configFromFlags(flags);
@@ -29,14 +30,18 @@ export function registerInit(program: Command): void {
         if (created.length > 0) {
           await audit.record({ actor: localActor('init'), action: 'system.initialized', data: { version: VERSION, created, audit_key_id: signer.keyId } });
         }
+        const admin = await bootstrapAdmin(new Users({ store, audit, keys }), config.auth, localActor('init'));
         // The first admin key is made once, when there is no key at all, and shown only now.
-        const adminKey = (await keys.list()).length === 0 ? await keys.create({ name: 'admin', scopes: ['admin'], actor: localActor('init') }) : undefined;
+        const adminKey = (await keys.list()).length === 0 ? await keys.create({ name: 'admin', scopes: ['admin'], owner: admin.username, actor: localActor('init') }) : undefined;
         print(`data directory: ${config.paths.base}`);
         print(`audit key:      ${config.paths.auditKeyFile} (${keyExisted ? 'existing' : 'created'}, key id ${signer.keyId})`);
         print(`public key:     ${config.paths.auditPublicKeyFile}`);
         print(`token key:      ${config.paths.tokenKeyFile} (key id ${signing.token.keyId})`);
         print(`receipt key:    ${config.paths.receiptKeyFile} (key id ${signing.receipt.keyId})`);
         print(`database:       ${describeStore(config)} (${report.applied.length > 0 ? `${report.applied.length} migration(s) applied` : 'up to date'})`);
+        if (admin.created) {
+          print(`admin user:     ${admin.username}${admin.generatedPassword ? ` (password, shown only now: ${admin.generatedPassword})` : ' (password from AIRLOCK_BOOTSTRAP_ADMIN_PASSWORD)'}`);
+        }
         if (adminKey) {
           print(`admin API key (shown only now, store it): ${adminKey.key}`);
           print('  create narrower keys with: airlock keys create --name NAME --scope approvals:request,approvals:read');

@@ -4,6 +4,21 @@ import { localActor, withRuntime } from './admin.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
 import { print } from './output.js';
 
+/** "30d", "12h", "90m" or an ISO-8601 time: when the key stops working. */
+export function expiryOption(value: string): string {
+  const relative = /^(\d{1,5})([mhd])$/.exec(value.trim());
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  const at = relative ? Date.now() + Number(relative[1]) * unit[relative[2] as keyof typeof unit] : Date.parse(value);
+  if (!Number.isFinite(at) || at <= Date.now()) throw new InvalidArgumentError('give a future time (ISO-8601) or a duration such as 30d, 12h or 90m');
+  return new Date(at).toISOString();
+}
+
+function listOption(value: string): string[] {
+  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError('name at least one');
+  return items;
+}
+
 function scopesOption(value: string): Scope[] {
   const parsed = parseScopes(value);
   if ('error' in parsed) throw new InvalidArgumentError(parsed.error);
@@ -17,17 +32,32 @@ export function registerKeyCommands(program: Command): void {
     .description('create an API key and print it once; only its hash is stored')
     .requiredOption('--name <name>', 'what the key is for, e.g. "ci-agent"')
     .requiredOption('--scope <scopes>', 'comma-separated scopes, e.g. approvals:request,approvals:read', scopesOption)
+    .option('--user <username>', 'the user or service account that owns the key (default: a service account named svc-NAME)')
+    .option('--expires <when>', 'when the key stops working: a duration (30d, 12h) or an ISO-8601 time', expiryOption)
+    .option('--env <environments>', 'comma-separated environments the key may be used in (default: all)', listOption)
+    .option('--target <targets>', 'comma-separated targets the key may be used on (default: all)', listOption)
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExamples:\n  airlock keys create --name ci-agent --scope approvals:request,approvals:read,gateway:execute\n  airlock keys create --name approver --scope approvals:read,approvals:decide')
-    .action(async (flags: ConfigFlags & { name: string; scope: Scope[]; json?: boolean }) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  airlock keys create --name ci-agent --scope approvals:request,approvals:read,gateway:execute --env dev,test --expires 30d\n  airlock keys create --name alice-laptop --user alice --scope approvals:read,approvals:decide',
+    )
+    .action(async (flags: ConfigFlags & { name: string; scope: Scope[]; user?: string; expires?: string; env?: string[]; target?: string[]; json?: boolean }) => {
       const created = await withRuntime(configFromFlags(flags), (runtime) =>
-        runtime.keys.create({ name: flags.name, scopes: flags.scope, actor: localActor('keys') }),
+        runtime.keys.create({
+          name: flags.name,
+          scopes: flags.scope,
+          actor: localActor('keys'),
+          ...(flags.user ? { owner: flags.user } : {}),
+          ...(flags.expires ? { expiresAt: flags.expires } : {}),
+          ...(flags.env ? { environments: flags.env } : {}),
+          ...(flags.target ? { targets: flags.target } : {}),
+        }),
       );
       if (flags.json) {
         print(JSON.stringify({ key: created.key, ...created.info }, null, 2));
         return;
       }
-      print(`created API key "${created.info.name}" (${created.info.prefix}) with scopes ${created.info.scopes.join(', ')}`);
+      print(`created API key "${created.info.name}" (${created.info.prefix}) for ${created.info.owner} with scopes ${created.info.scopes.join(', ')}${created.info.expires_at ? `, expiring ${created.info.expires_at}` : ''}`);
       print(`key (shown only now, store it): ${created.key}`);
     });
 
@@ -41,8 +71,8 @@ export function registerKeyCommands(program: Command): void {
         return;
       }
       for (const key of list) {
-        const state = key.revoked_at ? `revoked ${key.revoked_at}` : `active, last used ${key.last_used_at ?? 'never'}`;
-        print(`${key.prefix}  ${key.name.padEnd(20)}  ${key.scopes.join(',').padEnd(40)}  ${state}  (${key.id})`);
+        const state = key.revoked_at ? `revoked ${key.revoked_at}` : `active, last used ${key.last_used_at ?? 'never'}${key.expires_at ? `, expires ${key.expires_at}` : ''}`;
+        print(`${key.prefix}  ${key.name.padEnd(20)}  ${(key.owner ?? '-').padEnd(16)}  ${key.scopes.join(',').padEnd(40)}  ${state}  (${key.id})`);
       }
       if (list.length === 0) print('no API keys');
     });

@@ -4,6 +4,9 @@ import type { ResolvedConfig } from './load.js';
 /** Settings whose values are secrets or carry them; printed masked. */
 const MASKED: Record<string, (value: string) => string> = {
   'database.url': maskUrl,
+  'auth.secretKey': () => '(set, hidden)',
+  'auth.introspectSecret': () => '(set, hidden)',
+  'auth.bootstrapPassword': () => '(set, hidden)',
 };
 
 export interface SettingLine {

@@ -35,6 +35,15 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['tokens', 'audience'], names: ['AIRLOCK_TOKEN_AUDIENCE'] },
   { path: ['gateway', 'timeoutSeconds'], names: ['AIRLOCK_EXEC_TIMEOUT_SECONDS'] },
   { path: ['gateway', 'outputCapBytes'], names: ['AIRLOCK_OUTPUT_CAP_BYTES'] },
+  { path: ['auth', 'sessionHours'], names: ['AIRLOCK_SESSION_HOURS'] },
+  { path: ['auth', 'accessTokenMinutes'], names: ['AIRLOCK_ACCESS_TOKEN_MINUTES'] },
+  { path: ['auth', 'maxFailedLogins'], names: ['AIRLOCK_MAX_FAILED_LOGINS'] },
+  { path: ['auth', 'lockoutSeconds'], names: ['AIRLOCK_LOCKOUT_SECONDS'] },
+  { path: ['auth', 'challengeMinutes'], names: ['AIRLOCK_CHALLENGE_MINUTES'] },
+  { path: ['auth', 'secretKey'], names: ['AIRLOCK_SECRET_KEY', 'SECRET_KEY'] },
+  { path: ['auth', 'introspectSecret'], names: ['AIRLOCK_INTROSPECT_SECRET', 'INTROSPECT_SECRET'] },
+  { path: ['auth', 'bootstrapAdmin'], names: ['AIRLOCK_BOOTSTRAP_ADMIN', 'BOOTSTRAP_ADMIN_USERNAME'] },
+  { path: ['auth', 'bootstrapPassword'], names: ['AIRLOCK_BOOTSTRAP_ADMIN_PASSWORD', 'BOOTSTRAP_ADMIN_PASSWORD'] },
   { path: ['log', 'level'], names: ['AIRLOCK_LOG_LEVEL'] },
 ];
 

@@ -16,6 +16,10 @@ export interface Paths {
   readonly tokenKeyFile: string;
   /** Signs execution receipts (the gateway role). */
   readonly receiptKeyFile: string;
+  /** Signs people's short access tokens (the API role); never trusted by the gateway. */
+  readonly accessKeyFile: string;
+  /** Encrypts TOTP secrets at rest when AIRLOCK_SECRET_KEY is not set. */
+  readonly secretKeyFile: string;
   readonly stateDir: string;
   readonly logDir: string;
   readonly defaultDatabaseFile: string;
@@ -34,6 +38,8 @@ export function resolvePaths(config: Config, cwd: string): Paths {
     auditPublicKeyFile: publicKeyFileOf(auditKeyFile),
     tokenKeyFile: join(keysDir, 'token-ed25519.pem'),
     receiptKeyFile: join(keysDir, 'receipt-ed25519.pem'),
+    accessKeyFile: join(keysDir, 'access-ed25519.pem'),
+    secretKeyFile: join(keysDir, 'secret.key'),
     stateDir: join(base, 'state'),
     logDir: join(base, 'logs'),
     defaultDatabaseFile: join(base, 'airlock.db'),

@@ -89,6 +89,30 @@ export const ConfigSchema = z.strictObject({
       outputCapBytes: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
     })
     .prefault({}),
+  auth: z
+    .strictObject({
+      /** A login session (its cookie and refresh token) lasts this long. */
+      sessionHours: integer(1, 720).default(12),
+      accessTokenMinutes: integer(1, 60).default(15),
+      /** The audience of access tokens: never the gateway's, so an access token can never run anything. */
+      audience: z.string().min(1).max(200).default('airlock-api'),
+      /** Failed logins in a row before the account locks; each further failure doubles the lock. */
+      maxFailedLogins: integer(1, 100).default(5),
+      lockoutSeconds: integer(1, 3600).default(30),
+      challengeMinutes: integer(1, 1440).default(10),
+      /** Encrypts TOTP secrets at rest; without it a random key file in the data directory is used. */
+      secretKey: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+      /** The credential of POST /v1/auth/introspect; introspection is off without it. */
+      introspectSecret: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+      bootstrapAdmin: z
+        .string()
+        .regex(/^[a-z][a-z0-9._-]{1,62}$/, { error: 'must be 2-63 lower-case letters, digits, ".", "_" or "-", starting with a letter' })
+        .default('admin'),
+      /** The first admin's password; refused when weak, generated (and printed once) when absent. */
+      bootstrapPassword: z.string().min(1).optional(),
+      totpIssuer: z.string().min(1).max(100).default('Airlock'),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(LOG_LEVELS).default('info'),

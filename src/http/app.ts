@@ -1,17 +1,30 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import cookie from '@fastify/cookie';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
 import type { Runtime } from '../runtime.js';
 import { approvalRoutes } from '../approvals/index.js';
 import { gatewayRoutes } from '../gateway/index.js';
-import { identityRoutes } from '../identity/index.js';
+import { authRoutes, identityRoutes } from '../identity/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
 
 /** An incoming request id is kept only if it is short and plain, so it cannot forge log lines. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  readonly scope: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    readonly routeCatalog: readonly RouteEntry[];
+  }
+}
 
 export interface AppOptions {
   /** Readiness turns off once this returns true (graceful shutdown). */
@@ -34,17 +47,25 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
 
+  // Every route and the scope it requires, as registered: what the access matrix test checks against.
+  const catalog: RouteEntry[] = [];
+  app.decorate('routeCatalog', catalog);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') catalog.push({ method, url: route.url, scope: route.config?.scope ?? 'public' });
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   registerProblemHandlers(app);
-  registerAuth(app, { keys: runtime.keys, audit: runtime.audit });
+  // Cookies are parsed before the auth hook runs: that hook is added once the cookie plugin has loaded.
+  app.register(cookie).after(() => registerAuth(app, { keys: runtime.keys, sessions: runtime.sessions, audit: runtime.audit }));
   runtime.metrics.observe(app);
 
   app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
-  app.register(identityRoutes, { keys: runtime.keys });
+  app.register(identityRoutes, { keys: runtime.keys, users: runtime.users, mfa: runtime.mfa });
+  app.register(authRoutes, { sessions: runtime.sessions, keys: runtime.keys, mfa: runtime.mfa, challenges: runtime.challenges, introspectSecret: runtime.config.auth.introspectSecret });
   app.register(approvalRoutes, { approvals: runtime.approvals });
   app.register(gatewayRoutes, { gateway: runtime.gateway, tokens: runtime.tokens });
   return app;

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/index.js';
 import { messageOf } from '../errors.js';
+import { bootstrapAdmin } from '../identity/index.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { VERSION } from '../version.js';
 import { buildApp, type App } from './app.js';
@@ -17,6 +18,15 @@ export interface RunningServer {
 /** Opens the runtime, listens, and records the start in the audit chain. */
 export async function startServer(config: ResolvedConfig, logger: Logger): Promise<RunningServer> {
   const runtime = await openRuntime(config, logger);
+  // The first admin exists from the first start; a generated password is shown once, on the terminal
+  // only (never through the logger, so it never reaches log files).
+  const admin = await bootstrapAdmin(runtime.users, config.auth, `system:${config.instanceId ?? 'airlock'}`).catch(async (error: unknown) => {
+    await runtime.close();
+    throw error;
+  });
+  if (admin.generatedPassword) {
+    process.stderr.write(`airlock: created the admin user "${admin.username}" with the password ${admin.generatedPassword} (shown only now; change it with \`airlock users reset-password ${admin.username}\`)\n`);
+  }
   const interrupted = await runtime.gateway.recoverInterrupted();
   if (interrupted > 0) logger.warn({ interrupted }, 'executions left running by this instance were marked interrupted');
   let draining = false;

@@ -2,22 +2,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import type { Store } from '../store/index.js';
-import type { ApiKeysTable } from '../store/tables.js';
-import type { Scope } from './scopes.js';
-
-/** Who is acting, as every service sees it. */
-export interface Principal {
-  readonly id: string;
-  readonly kind: 'api_key';
-  readonly name: string;
-  readonly scopes: ReadonlySet<string>;
-}
-
-/** The audit actor for a principal. */
-export function actorOf(principal: Principal): string {
-  return `key:${principal.id}`;
-}
+import type { Store, Tx } from '../store/index.js';
+import type { ApiKeysTable, UsersTable } from '../store/tables.js';
+import { actorOf, type Principal } from './principal.js';
+import { effectiveScopes, leastRoleFor, roleCovers, type Role } from './roles.js';
+import { hasScope, type Scope } from './scopes.js';
 
 /** A key as listed: never its secret. */
 export interface ApiKeyInfo {
@@ -25,10 +14,24 @@ export interface ApiKeyInfo {
   readonly prefix: string;
   readonly name: string;
   readonly scopes: string[];
+  readonly owner: string | null;
   readonly created_at: string;
   readonly created_by: string;
+  readonly expires_at: string | null;
+  readonly environments: string[] | null;
+  readonly targets: string[] | null;
   readonly revoked_at: string | null;
   readonly last_used_at: string | null;
+}
+
+export interface CreateKeyInput {
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+  /** The owning user or service account (username); without it the key gets a service account of its own. */
+  readonly owner?: string;
+  readonly expiresAt?: string;
+  readonly environments?: readonly string[];
+  readonly targets?: readonly string[];
 }
 
 /** `alk_<8 visible characters>_<43 secret characters>`: recognisable in logs and config, 256 bits of secret. */
@@ -37,18 +40,41 @@ const LAST_USED_EVERY_MS = 60_000;
 /** Compared against when the prefix is unknown, so a miss takes as long as a hit. */
 const DUMMY_HASH = Buffer.alloc(32);
 
+export function isApiKey(credential: string): boolean {
+  return credential.startsWith('alk_');
+}
+
 function hashKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 
-function info(row: ApiKeysTable): ApiKeyInfo {
-  const { secret_hash: _secret, scopes, ...rest } = row;
-  return { ...rest, scopes: JSON.parse(scopes) as string[] };
+function jsonList(text: string | null): string[] | null {
+  return text === null ? null : (JSON.parse(text) as string[]);
 }
 
+function info(row: ApiKeysTable, owner: string | null): ApiKeyInfo {
+  return {
+    id: row.id,
+    prefix: row.prefix,
+    name: row.name,
+    scopes: JSON.parse(row.scopes) as string[],
+    owner,
+    created_at: row.created_at,
+    created_by: row.created_by,
+    expires_at: row.expires_at,
+    environments: jsonList(row.environments),
+    targets: jsonList(row.targets),
+    revoked_at: row.revoked_at,
+    last_used_at: row.last_used_at,
+  };
+}
+
+export type KeyFailure = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled';
+
 /**
- * API keys: created with a random 256-bit secret shown once, stored as a sha256 hash (a high-entropy
- * secret needs no slow hash), found by their visible prefix, compared in constant time.
+ * API keys: owned by a user or service account whose role bounds their scopes, created with a random
+ * 256-bit secret shown once, stored as a sha256 hash (a high-entropy secret needs no slow hash), found
+ * by their visible prefix, compared in constant time.
  */
 export class ApiKeys {
   private readonly lastUsedWritten = new Map<string, number>();
@@ -58,57 +84,174 @@ export class ApiKeys {
     private readonly audit: AuditLog,
   ) {}
 
-  async create(input: { name: string; scopes: readonly Scope[]; actor: string }): Promise<{ key: string; info: ApiKeyInfo }> {
+  /**
+   * Creates a key for `input.owner` (or for a service account named after the key). Non-admins may only
+   * create keys for themselves; nobody may give a key scopes its owner's role does not grant.
+   */
+  async create(input: CreateKeyInput & ({ by: Principal } | { actor: string })): Promise<{ key: string; info: ApiKeyInfo }> {
+    // `actor` alone is a local admin on this machine (the CLI); `by` is a principal of the API.
+    const by = 'by' in input ? input.by : { actor: input.actor };
+    const actor = 'actor' in by ? by.actor : actorOf(by);
+    const isAdmin = 'actor' in by || hasScope(by.scopes, 'admin');
     const prefix = randomBytes(6).toString('base64url').replace(/[-_]/g, 'x').slice(0, 8);
     const key = `alk_${prefix}_${randomBytes(32).toString('base64url')}`;
-    const row: ApiKeysTable = {
-      id: uuidv7(),
-      prefix,
-      secret_hash: hashKey(key).toString('hex'),
-      name: input.name,
-      scopes: JSON.stringify([...input.scopes].sort()),
-      created_at: new Date().toISOString(),
-      created_by: input.actor,
-      revoked_at: null,
-      last_used_at: null,
-    };
-    await this.store.transaction(async (tx) => {
+    if (input.expiresAt && Date.parse(input.expiresAt) <= Date.now()) {
+      throw new AirlockError('invalid_expiry', 'the expiry must lie in the future', { status: 400 });
+    }
+    return this.store.transaction(async (tx) => {
+      const owner = await this.ownerFor(tx, by, input, actor, isAdmin);
+      if (!roleCovers(owner.role as Role, input.scopes)) {
+        throw new AirlockError('scope_exceeds_owner', `${owner.username} has the role ${owner.role}, which does not grant ${input.scopes.join(', ')}`, { status: 403 });
+      }
+      const row: ApiKeysTable = {
+        id: uuidv7(),
+        prefix,
+        secret_hash: hashKey(key).toString('hex'),
+        name: input.name,
+        scopes: JSON.stringify([...new Set(input.scopes)].sort()),
+        created_at: new Date().toISOString(),
+        created_by: actor,
+        revoked_at: null,
+        last_used_at: null,
+        user_id: owner.id,
+        expires_at: input.expiresAt ? new Date(input.expiresAt).toISOString() : null,
+        environments: input.environments ? JSON.stringify([...input.environments]) : null,
+        targets: input.targets ? JSON.stringify([...input.targets]) : null,
+      };
       await tx.db.insertInto('api_keys').values(row).execute();
-      await this.audit.append(tx, { actor: input.actor, action: 'key.created', subject: { type: 'api_key', id: row.id }, data: { name: row.name, prefix, scopes: JSON.parse(row.scopes) as string[] } });
+      const shown = info(row, owner.username);
+      await this.audit.append(tx, {
+        actor,
+        action: 'key.created',
+        subject: { type: 'api_key', id: row.id },
+        data: { name: row.name, prefix, owner: owner.username, scopes: shown.scopes, expires_at: row.expires_at, environments: shown.environments, targets: shown.targets },
+      });
+      return { key, info: shown };
     });
-    return { key, info: info(row) };
   }
 
-  async list(): Promise<ApiKeyInfo[]> {
-    const rows = await this.store.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
-    return rows.map(info);
+  private async ownerFor(tx: Tx, by: Principal | { actor: string }, input: CreateKeyInput, actor: string, isAdmin: boolean): Promise<UsersTable> {
+    if (input.owner !== undefined) {
+      const owner = await tx.db.selectFrom('users').selectAll().where('username', '=', input.owner).executeTakeFirst();
+      if (!owner) throw new AirlockError('user_not_found', `no user or service account ${input.owner}`, { status: 404 });
+      if (!isAdmin && 'userId' in by && owner.id !== by.userId) throw new AirlockError('forbidden', 'only an admin may create keys for someone else', { status: 403 });
+      if (owner.status !== 'active') throw new AirlockError('user_disabled', `${owner.username} is disabled`, { status: 409 });
+      return owner;
+    }
+    if (!isAdmin && 'userId' in by) {
+      const self = await tx.db.selectFrom('users').selectAll().where('id', '=', by.userId).executeTakeFirst();
+      if (!self) throw new AirlockError('user_not_found', 'the acting user no longer exists', { status: 404 });
+      return self;
+    }
+    // An admin naming no owner: the key gets a service account of its own, with the least role it needs.
+    const username = `svc-${input.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').slice(0, 56)}`;
+    const existing = await tx.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    if (existing) {
+      if (existing.kind !== 'service') throw new AirlockError('user_exists', `${username} is a person's account: name an owner`, { status: 409 });
+      return existing;
+    }
+    const now = new Date().toISOString();
+    const account: UsersTable = {
+      id: uuidv7(),
+      username,
+      kind: 'service',
+      role: leastRoleFor(input.scopes),
+      password_hash: null,
+      status: 'active',
+      created_at: now,
+      created_by: actor,
+      updated_at: now,
+      failed_logins: 0,
+      locked_until: null,
+      totp_secret: null,
+      totp_pending: null,
+      totp_enrolled_at: null,
+      totp_last_step: null,
+      recovery_codes: null,
+    };
+    await tx.db.insertInto('users').values(account).execute();
+    await this.audit.append(tx, { actor, action: 'user.created', subject: { type: 'user', id: account.id }, data: { username, kind: 'service', role: account.role } });
+    return account;
+  }
+
+  /** Admins see every key; anyone else sees their own. */
+  async list(by?: Principal): Promise<ApiKeyInfo[]> {
+    let query = this.store.db
+      .selectFrom('api_keys')
+      .leftJoin('users', 'users.id', 'api_keys.user_id')
+      .selectAll('api_keys')
+      .select('users.username as owner')
+      .orderBy('api_keys.created_at')
+      .orderBy('api_keys.id');
+    if (by && !hasScope(by.scopes, 'admin')) query = query.where('api_keys.user_id', '=', by.userId);
+    const rows = await query.execute();
+    return rows.map((row) => info(row, row.owner));
   }
 
   /** Revokes by id or prefix; revoking twice is refused so a typo cannot pass for success. */
-  async revoke(idOrPrefix: string, actor: string): Promise<ApiKeyInfo> {
+  async revoke(idOrPrefix: string, by: Principal | string): Promise<ApiKeyInfo> {
+    const actor = typeof by === 'string' ? by : actorOf(by);
     return this.store.transaction(async (tx) => {
-      const row = await tx.db.selectFrom('api_keys').selectAll().where((eb) => eb.or([eb('id', '=', idOrPrefix), eb('prefix', '=', idOrPrefix)])).executeTakeFirst();
-      if (!row) throw new AirlockError('key_not_found', `no API key with id or prefix ${idOrPrefix}`, { status: 404 });
+      const row = await tx.db
+        .selectFrom('api_keys')
+        .leftJoin('users', 'users.id', 'api_keys.user_id')
+        .selectAll('api_keys')
+        .select('users.username as owner')
+        .where((eb) => eb.or([eb('api_keys.id', '=', idOrPrefix), eb('api_keys.prefix', '=', idOrPrefix)]))
+        .executeTakeFirst();
+      const mayRevoke = row && (typeof by === 'string' || hasScope(by.scopes, 'admin') || row.user_id === by.userId);
+      if (!row || !mayRevoke) throw new AirlockError('key_not_found', `no API key with id or prefix ${idOrPrefix}`, { status: 404 });
       if (row.revoked_at) throw new AirlockError('key_already_revoked', `API key ${row.prefix} was revoked at ${row.revoked_at}`, { status: 409 });
       const revokedAt = new Date().toISOString();
       await tx.db.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', row.id).execute();
-      await this.audit.append(tx, { actor, action: 'key.revoked', subject: { type: 'api_key', id: row.id }, data: { name: row.name, prefix: row.prefix } });
-      return info({ ...row, revoked_at: revokedAt });
+      await this.audit.append(tx, { actor, action: 'key.revoked', subject: { type: 'api_key', id: row.id }, data: { name: row.name, prefix: row.prefix, owner: row.owner } });
+      return info({ ...row, revoked_at: revokedAt }, row.owner);
     });
   }
 
+  /** Revokes every live key of a user, inside the caller's transaction (used when a user is disabled). */
+  async revokeAllOf(tx: Tx, userId: string): Promise<number> {
+    const result = await tx.db.updateTable('api_keys').set({ revoked_at: new Date().toISOString() }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** The principal for a presented key, or why there is none. Never throws for a bad key. */
-  async authenticate(key: string): Promise<{ principal: Principal } | { failure: 'malformed' | 'unknown' | 'revoked' }> {
+  async authenticate(key: string): Promise<{ principal: Principal } | { failure: KeyFailure }> {
     const match = KEY_PATTERN.exec(key);
-    const row = match ? await this.store.db.selectFrom('api_keys').selectAll().where('prefix', '=', match[1] as string).executeTakeFirst() : undefined;
+    const row = match
+      ? await this.store.db
+          .selectFrom('api_keys')
+          .leftJoin('users', 'users.id', 'api_keys.user_id')
+          .selectAll('api_keys')
+          .select(['users.username as owner', 'users.role as owner_role', 'users.status as owner_status'])
+          .where('prefix', '=', match[1] as string)
+          .executeTakeFirst()
+      : undefined;
     const presented = hashKey(key);
     const stored = row ? Buffer.from(row.secret_hash, 'hex') : DUMMY_HASH;
     const equal = timingSafeEqual(presented, stored.length === presented.length ? stored : DUMMY_HASH) && row !== undefined;
     if (!match) return { failure: 'malformed' };
-    if (!row || !equal) return { failure: 'unknown' };
+    if (!row || !equal || !row.user_id || !row.owner) return { failure: 'unknown' };
     if (row.revoked_at) return { failure: 'revoked' };
+    if (row.expires_at && row.expires_at <= new Date().toISOString()) return { failure: 'expired' };
+    if (row.owner_status !== 'active') return { failure: 'owner_disabled' };
     this.touch(row.id);
-    return { principal: { id: row.id, kind: 'api_key', name: row.name, scopes: new Set(JSON.parse(row.scopes) as string[]) } };
+    const role = row.owner_role as Role;
+    const environments = jsonList(row.environments);
+    const targets = jsonList(row.targets);
+    return {
+      principal: {
+        id: row.id,
+        kind: 'api_key',
+        name: row.name,
+        userId: row.user_id,
+        username: row.owner,
+        role,
+        scopes: effectiveScopes(JSON.parse(row.scopes) as string[], role),
+        ...(environments ? { environments } : {}),
+        ...(targets ? { targets } : {}),
+      },
+    };
   }
 
   /** Records last use at most once a minute per key, off the request's path. */

@@ -1,3 +1,12 @@
-export { ApiKeys, actorOf, type ApiKeyInfo, type Principal } from './api-keys.js';
+export { ApiKeys, isApiKey, type ApiKeyInfo, type CreateKeyInput } from './api-keys.js';
+export { Challenges, type ChallengeView } from './challenges.js';
+export { Mfa, type Enrollment } from './mfa.js';
+export { actorOf, assertMayUse, mayUse, type Principal } from './principal.js';
+export { ROLES, RoleSchema, leastRoleFor, roleCovers, scopesOfRole, type Role } from './roles.js';
 export { SCOPES, ScopeSchema, hasScope, parseScopes, type Scope } from './scopes.js';
-export { identityRoutes } from './routes.js';
+export { SecretBox } from './secret-box.js';
+export { Sessions, csrfMatches, type SessionSettings } from './sessions.js';
+export { Users, type UserInfo } from './users.js';
+export { identityRoutes, whoami } from './routes.js';
+export { authRoutes } from './auth-routes.js';
+export { bootstrapAdmin } from './bootstrap.js';

@@ -2,6 +2,7 @@ import { Migrator, type Migration } from 'kysely';
 import { AirlockError, messageOf } from '../errors.js';
 import { auditMigration } from './migrations/0001_audit.js';
 import { gateMigration } from './migrations/0002_gate.js';
+import { identityMigration } from './migrations/0003_identity.js';
 import type { Dialect, Store } from './store.js';
 
 /** Every migration, in order. The same list runs on SQLite and PostgreSQL. */
@@ -9,6 +10,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_audit': auditMigration(dialect),
     '0002_gate': gateMigration,
+    '0003_identity': identityMigration,
   };
 }
 

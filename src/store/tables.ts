@@ -44,6 +44,72 @@ export interface ApiKeysTable {
   created_by: string;
   revoked_at: string | null;
   last_used_at: string | null;
+  /** The user or service account that owns the key; its role bounds the key's scopes. */
+  user_id: string | null;
+  expires_at: string | null;
+  /** JSON arrays limiting where the key may be used; null means anywhere its owner may. */
+  environments: string | null;
+  targets: string | null;
+}
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  kind: string;
+  role: string;
+  password_hash: string | null;
+  status: string;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  failed_logins: number;
+  locked_until: string | null;
+  /** Encrypted (AES-256-GCM) base32 TOTP secrets. */
+  totp_secret: string | null;
+  totp_pending: string | null;
+  totp_enrolled_at: string | null;
+  totp_last_step: number | null;
+  /** JSON array of sha256 hashes of unused recovery codes. */
+  recovery_codes: string | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  token_hash: string;
+  refresh_hash: string | null;
+  user_id: string;
+  /** 1 when the login was confirmed with a TOTP code. */
+  mfa: number;
+  ip: string | null;
+  created_at: string;
+  expires_at: string;
+  last_seen_at: string;
+  revoked_at: string | null;
+}
+
+export interface ApprovalDecisionsTable {
+  approval_id: string;
+  user_id: string;
+  username: string;
+  decision: string;
+  reason: string | null;
+  /** How the decider proved presence: 'totp', 'challenge:<id>' or null when not needed. */
+  step_up: string | null;
+  decided_at: string;
+}
+
+export interface ChallengesTable {
+  id: string;
+  purpose: string;
+  approval_id: string | null;
+  created_by: string;
+  status: string;
+  created_at: string;
+  expires_at: string;
+  approved_by: string | null;
+  approved_at: string | null;
+  consumed_at: string | null;
+  consumed_for: string | null;
 }
 
 export interface ApprovalsTable {
@@ -74,6 +140,10 @@ export interface ApprovalsTable {
   token_jti: string | null;
   minted_at: string | null;
   executed_at: string | null;
+  /** How many distinct approvers must approve (k of n). */
+  required_approvals: number;
+  /** 1 when every approval needs a TOTP step-up (HIGH, CRITICAL, sensitive paths). */
+  step_up: number;
 }
 
 export interface ExecutionsTable {
@@ -104,6 +174,10 @@ export interface Database {
   audit_head: AuditHeadTable;
   audit_checkpoints: AuditCheckpointsTable;
   api_keys: ApiKeysTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  approval_decisions: ApprovalDecisionsTable;
+  challenges: ChallengesTable;
   approvals: ApprovalsTable;
   executions: ExecutionsTable;
 }

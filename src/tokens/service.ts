@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { opHash, parseCommand, type Approvals } from '../approvals/index.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import { actorOf, hasScope, type Principal } from '../identity/index.js';
+import { actorOf, hasScope, mayUse, type Principal } from '../identity/index.js';
 import type { Store } from '../store/index.js';
 
 /** The claims of a capability token (DESIGN.md section 2). */
@@ -96,8 +96,9 @@ export class Tokens {
     const outcome = await this.deps.store.transaction(async (tx): Promise<{ refusal: AirlockError } | { result: MintResult }> => {
       const row = await this.deps.approvals.lockForMint(tx, input.approval_id);
       if (!row) return { refusal: new AirlockError('approval_not_found', `no approval request ${input.approval_id}`, { status: 404 }) };
-      const mayMint = hasScope(principal.scopes, 'approvals:decide') || (row.requested_by === principal.id && hasScope(principal.scopes, 'gateway:execute'));
+      const mayMint = hasScope(principal.scopes, 'approvals:decide') || (row.requested_by === principal.userId && hasScope(principal.scopes, 'gateway:execute'));
       if (!mayMint) return { refusal: new AirlockError('forbidden', 'minting needs approvals:decide, or gateway:execute on your own request', { status: 403 }) };
+      if (!mayUse(principal, row)) return { refusal: new AirlockError('key_scope_denied', `this API key may not mint tokens for ${row.environment}/${row.target}`, { status: 403 }) };
       if (row.token_jti) return { refusal: new AirlockError('token_already_minted', `a token was already minted for ${row.id} at ${row.minted_at}`, { status: 409 }) };
       if (row.status !== 'APPROVED') return { refusal: new AirlockError('approval_not_approved', `request ${row.id} is ${row.status}, not APPROVED`, { status: 409 }) };
       if (row.expires_at <= new Date().toISOString()) return { refusal: new AirlockError('approval_expired', `the approval of ${row.id} expired at ${row.expires_at}`, { status: 409 }) };

@@ -10,7 +10,7 @@ describe('airlock keys', () => {
     const key = JSON.parse(created.stdout) as { key: string; prefix: string; scopes: string[] };
     expect(key.scopes).toEqual(['approvals:read', 'approvals:request']);
     const list = await runCli(['keys', 'list'], { cwd });
-    expect(list.stdout).toMatch(new RegExp(`^${key.prefix}\\s+ci-agent\\s+approvals:read,approvals:request\\s+active`, 'm'));
+    expect(list.stdout).toMatch(new RegExp(`^${key.prefix}\\s+ci-agent\\s+svc-ci-agent\\s+approvals:read,approvals:request\\s+active`, 'm'));
     expect(list.stdout).not.toContain(key.key.slice(13));
     const revoked = await runCli(['keys', 'revoke', key.prefix], { cwd });
     expect(revoked.stdout).toContain(`revoked API key "ci-agent" (${key.prefix})`);

@@ -234,6 +234,8 @@ describe('--instance-id', () => {
     'auditPublicKeyFile',
     'tokenKeyFile',
     'receiptKeyFile',
+    'accessKeyFile',
+    'secretKeyFile',
     'stateDir',
     'logDir',
     'defaultDatabaseFile',

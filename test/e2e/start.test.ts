@@ -29,7 +29,7 @@ describe('starting Airlock as a user does', () => {
 
     const tail = await runCli(['audit', 'tail', '--json'], { cwd });
     const actions = tail.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { action: string }).action);
-    expect(actions).toEqual(['server.started', 'server.stopped']);
+    expect(actions).toEqual(['user.created', 'server.started', 'server.stopped']);
     const verify = await runCli(['audit', 'verify'], { cwd });
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain('1 signed checkpoint(s) verified');
@@ -60,7 +60,7 @@ describe('starting Airlock as a user does', () => {
         .trim()
         .split('\n')
         .map((line) => (JSON.parse(line) as { action: string }).action);
-    expect(await actions('bot-a')).toEqual(['system.initialized', 'key.created', 'server.started', 'server.stopped']);
-    expect(await actions('ops-a')).toEqual(['system.initialized', 'key.created']);
+    expect(await actions('bot-a')).toEqual(['system.initialized', 'user.created', 'key.created', 'server.started', 'server.stopped']);
+    expect(await actions('ops-a')).toEqual(['system.initialized', 'user.created', 'key.created']);
   });
 });

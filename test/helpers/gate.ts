@@ -1,20 +1,23 @@
 import type { RawConfig } from '../../src/config/index.js';
 import { createDatabase, type StoreKind } from './databases.js';
 import { bearer, http } from './http.js';
+import { createPerson } from './identity.js';
 import { startTestServer } from './server.js';
 
 export { REFERENCE_INSTRUCTION } from '../../src/cli/smoke.js';
 
 /**
  * A running server on a fresh database with the keys of the reference roles: an agent that asks and
- * reads, an approver that decides (and mints), and an admin.
+ * reads, an approver (a person with TOTP, so HIGH requests can be approved) that decides and mints,
+ * and an admin.
  */
 export async function startGate(kind: StoreKind, settings: RawConfig = {}) {
   const database = await createDatabase(kind);
   const server = await startTestServer({ ...settings, database: { ...(settings.database as object | undefined), url: database.url } });
   const keys = server.runtime.keys;
   const agent = await keys.create({ name: 'agent', scopes: ['approvals:request', 'approvals:read', 'gateway:execute'], actor: 'test' });
-  const approver = await keys.create({ name: 'approver', scopes: ['approvals:read', 'approvals:decide'], actor: 'test' });
+  const person = await createPerson(server.runtime, 'approver', 'approver');
+  const approver = await keys.create({ name: 'approver', scopes: ['approvals:read', 'approvals:decide'], owner: person.username, actor: 'test' });
   const admin = await keys.create({ name: 'admin', scopes: ['admin'], actor: 'test' });
   const url = server.url;
   return {
@@ -23,12 +26,17 @@ export async function startGate(kind: StoreKind, settings: RawConfig = {}) {
     url,
     agent: agent.key,
     approver: approver.key,
+    person,
     admin: admin.key,
     /** POST /approvals/request as the agent. */
     request: (body: Record<string, unknown>, key = agent.key) =>
       http('POST', `${url}/approvals/request`, { headers: { 'x-wingman-approval-request-key': key }, json: { worker_id: 'test-worker', task_name: 'test task', ...body } }),
+    /** Decides as the approver; approvals carry a fresh TOTP code, as a HIGH request needs. */
     decide: (id: string, decision: 'approve' | 'reject', key = approver.key, reason?: string) =>
-      http('POST', `${url}/approvals/${id}/${decision}`, { headers: { 'x-wingman-approval-decide-key': key }, json: reason ? { reason } : {} }),
+      http('POST', `${url}/approvals/${id}/${decision}`, {
+        headers: { 'x-wingman-approval-decide-key': key },
+        json: { ...(reason ? { reason } : {}), ...(decision === 'approve' && key === approver.key ? { totp: person.code() } : {}) },
+      }),
     get: (id: string, query = '', key = agent.key) => http('GET', `${url}/approvals/${id}${query}`, { headers: bearer(key) }),
     auditActions: async () => (await server.runtime.store.db.selectFrom('audit_events').select('action').orderBy('seq').execute()).map((row) => row.action),
   };

@@ -21,8 +21,8 @@ describe.each(storeKinds())('HTTP server on %s', (kind) => {
     expect(body).toMatchObject({ status: 'healthy', service: 'execution-gateway', version: VERSION });
     expect(Date.parse(body.timestamp)).not.toBeNaN();
     expect(body.checks.database).toMatchObject({ status: 'healthy', dialect: kind });
-    // The server's own start is the first event of the chain.
-    expect(body.checks.audit).toMatchObject({ status: 'healthy', head_seq: 1 });
+    // The first admin's creation and the server's own start are the first events of the chain.
+    expect(body.checks.audit).toMatchObject({ status: 'healthy', head_seq: 2 });
     expect(body.checks.audit.head_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(body.checks.version).toEqual({ status: 'healthy', version: VERSION });
   });
@@ -54,7 +54,7 @@ describe('HTTP server basics', () => {
     const metrics = await get(`${server.url}/metrics`);
     expect(metrics.status).toBe(200);
     expect(metrics.text).toMatch(/airlock_http_requests_total\{method="GET",route="\/health",status="200"\} 1/);
-    expect(metrics.text).toMatch(/airlock_audit_appends_total 1/);
+    expect(metrics.text).toMatch(/airlock_audit_appends_total 2/);
     expect(metrics.text).toMatch(/airlock_http_request_duration_seconds_bucket/);
   });
 
@@ -68,10 +68,10 @@ describe('HTTP server basics', () => {
     const rows = await reopened.db.selectFrom('audit_events').select(['seq', 'action']).orderBy('seq').execute();
     const checkpoints = await reopened.db.selectFrom('audit_checkpoints').select('seq').execute();
     await reopened.close();
-    expect(rows.map((row) => row.action)).toEqual(['server.started', 'server.stopped']);
-    expect(before.seq).toBe(1);
+    expect(rows.map((row) => row.action)).toEqual(['user.created', 'server.started', 'server.stopped']);
+    expect(before.seq).toBe(2);
     // Shutdown signs the head, so the whole chain is covered by a checkpoint.
-    expect(checkpoints.map((row) => row.seq)).toEqual([2]);
+    expect(checkpoints.map((row) => row.seq)).toEqual([3]);
   });
 });
 

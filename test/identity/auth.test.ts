@@ -17,8 +17,8 @@ describe.each(storeKinds())('API key authentication on %s', (kind) => {
     const { server, admin, reader, readerId, auditActions } = await setup(kind);
     const forged = `alk_${reader.slice(4, 12)}_${'A'.repeat(43)}`;
     const cases: Array<[Record<string, string>, string, string]> = [
-      [{}, 'missing', 'an API key is required'],
-      [bearer('not-a-key'), 'malformed', 'the API key is not valid'],
+      [{}, 'missing', 'credentials are required'],
+      [bearer('not-a-key'), 'malformed', 'neither an API key'],
       [bearer(forged), 'unknown', 'the API key is not valid'],
     ];
     for (const [headers, reason, detail] of cases) {
@@ -54,7 +54,7 @@ describe.each(storeKinds())('API key authentication on %s', (kind) => {
       expect(response.status).toBe(200);
       expect(response.body).toMatchObject({ name: 'reader', kind: 'api_key', scopes: ['approvals:read'] });
     }
-    const denied = await http('GET', `${server.url}/v1/keys`, { headers: bearer(reader) });
+    const denied = await http('GET', `${server.url}/v1/users`, { headers: bearer(reader) });
     expect(denied.status).toBe(403);
     expect(denied.body).toMatchObject({ code: 'forbidden', required_scope: 'admin', detail: 'this API key lacks the scope admin' });
     expect((await auditActions()).map((row) => row.action)).toContain('auth.denied');
