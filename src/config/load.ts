@@ -19,6 +19,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['dataDir'], names: ['AIRLOCK_DATA_DIR'] },
   { path: ['server', 'host'], names: ['AIRLOCK_HOST'] },
   { path: ['server', 'port'], names: ['AIRLOCK_PORT', 'GATEWAY_PORT'] },
+  { path: ['server', 'trustProxy'], names: ['AIRLOCK_TRUST_PROXY'] },
   { path: ['database', 'url'], names: ['AIRLOCK_DATABASE_URL', 'DATABASE_URL'] },
   { path: ['database', 'poolSize'], names: ['AIRLOCK_DATABASE_POOL_SIZE'] },
   { path: ['database', 'connectTimeoutMs'], names: ['AIRLOCK_DATABASE_CONNECT_TIMEOUT_MS'] },
@@ -35,6 +36,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['tokens', 'audience'], names: ['AIRLOCK_TOKEN_AUDIENCE'] },
   { path: ['gateway', 'timeoutSeconds'], names: ['AIRLOCK_EXEC_TIMEOUT_SECONDS'] },
   { path: ['gateway', 'outputCapBytes'], names: ['AIRLOCK_OUTPUT_CAP_BYTES'] },
+  { path: ['cors', 'origins'], names: ['AIRLOCK_CORS_ORIGINS'], list: true },
   { path: ['log', 'level'], names: ['AIRLOCK_LOG_LEVEL'] },
 ];
 

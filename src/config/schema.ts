@@ -15,6 +15,28 @@ function integer(min: number, max: number) {
   );
 }
 
+/** Booleans from the environment arrive as text: true/false, 1/0, yes/no, on/off. */
+function flag() {
+  const words: Record<string, boolean> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
+  return z.preprocess(
+    (value) => (typeof value === 'string' && value.trim().toLowerCase() in words ? words[value.trim().toLowerCase()] : value),
+    z.boolean({ error: 'must be true or false' }),
+  );
+}
+
+/** A browser origin exactly as browsers send it: scheme, host, optional port; no path, no trailing slash. */
+const origin = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value && !url.hostname.includes('*');
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be an origin such as https://console.example.com (scheme, host and optional port; no path, no trailing slash, no wildcard)' },
+);
+
 const environmentName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'must be lower-case letters, digits or "-", starting with a letter' });
@@ -35,6 +57,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: integer(0, 65535).default(5002),
+      /** Honour X-Forwarded-For / -Proto / -Host: only behind a proxy that sets them (client IP, HTTPS). */
+      trustProxy: flag().default(false),
     })
     .prefault({}),
   database: z
@@ -87,6 +111,12 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       timeoutSeconds: integer(1, 86_400).default(60),
       outputCapBytes: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    })
+    .prefault({}),
+  cors: z
+    .strictObject({
+      /** Browser origins allowed to call the API; empty = CORS off (no Access-Control-* headers at all). */
+      origins: z.array(origin).default([]),
     })
     .prefault({}),
   log: z

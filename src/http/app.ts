@@ -9,6 +9,7 @@ import { identityRoutes } from '../identity/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
+import { registerSecurity } from './security.js';
 
 /** An incoming request id is kept only if it is short and plain, so it cannot forge log lines. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -32,6 +33,8 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
     bodyLimit: 1024 * 1024,
     // Idle keep-alive sockets close at once on shutdown; requests in flight are finished first.
     forceCloseConnections: 'idle',
+    // X-Forwarded-For / -Proto count only behind a proxy the operator names (client IP, HTTPS → HSTS).
+    trustProxy: runtime.config.server.trustProxy,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -40,7 +43,12 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
     reply.header('x-request-id', request.id);
   });
   registerProblemHandlers(app);
-  registerAuth(app, { keys: runtime.keys, audit: runtime.audit });
+  registerSecurity(app, { corsOrigins: runtime.config.cors.origins });
+  // Once helmet and CORS are in, so that their headers are set before authentication can refuse a request.
+  app.after((error) => {
+    if (error) throw error;
+    registerAuth(app, { keys: runtime.keys, audit: runtime.audit });
+  });
   runtime.metrics.observe(app);
 
   app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
