@@ -4,6 +4,7 @@ import type { ResolvedConfig } from './load.js';
 /** Settings whose values are secrets or carry them; printed masked. */
 const MASKED: Record<string, (value: string) => string> = {
   'database.url': maskUrl,
+  'redis.url': maskUrl,
 };
 
 export interface SettingLine {

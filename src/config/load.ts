@@ -36,6 +36,11 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['tokens', 'audience'], names: ['AIRLOCK_TOKEN_AUDIENCE'] },
   { path: ['gateway', 'timeoutSeconds'], names: ['AIRLOCK_EXEC_TIMEOUT_SECONDS'] },
   { path: ['gateway', 'outputCapBytes'], names: ['AIRLOCK_OUTPUT_CAP_BYTES'] },
+  { path: ['rateLimit', 'enabled'], names: ['AIRLOCK_RATE_LIMIT_ENABLED'] },
+  { path: ['rateLimit', 'apiPerMinute'], names: ['AIRLOCK_API_RATE_LIMIT', 'API_RATE_LIMIT'] },
+  { path: ['rateLimit', 'authPerMinute'], names: ['AIRLOCK_AUTH_RATE_LIMIT', 'AUTH_RATE_LIMIT'] },
+  { path: ['redis', 'url'], names: ['AIRLOCK_REDIS_URL', 'REDIS_URL'] },
+  { path: ['redis', 'keyPrefix'], names: ['AIRLOCK_REDIS_KEY_PREFIX'] },
   { path: ['cors', 'origins'], names: ['AIRLOCK_CORS_ORIGINS'], list: true },
   { path: ['log', 'level'], names: ['AIRLOCK_LOG_LEVEL'] },
 ];

@@ -37,6 +37,18 @@ const origin = z.string().refine(
   { error: 'must be an origin such as https://console.example.com (scheme, host and optional port; no path, no trailing slash, no wildcard)' },
 );
 
+const redisUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a Redis URL such as redis://127.0.0.1:6379 (or rediss:// for TLS)' },
+);
+
 const environmentName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'must be lower-case letters, digits or "-", starting with a letter' });
@@ -111,6 +123,23 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       timeoutSeconds: integer(1, 86_400).default(60),
       outputCapBytes: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    })
+    .prefault({}),
+  rateLimit: z
+    .strictObject({
+      enabled: flag().default(true),
+      /** Requests per minute per principal (per client IP where there is none) on the API. */
+      apiPerMinute: integer(1, 1_000_000).default(200),
+      /** Requests per minute per client IP on routes in the `auth` group (login, introspection, TOTP). */
+      authPerMinute: integer(1, 1_000_000).default(60),
+    })
+    .prefault({}),
+  redis: z
+    .strictObject({
+      /** Shares the rate-limit counters between instances; in memory (per process) without it. */
+      url: redisUrl.optional(),
+      /** Prefix of every key Airlock writes, so deployments (or test runs) sharing one Redis never collide. */
+      keyPrefix: z.string().min(1).max(100).default('airlock:rate-limit:'),
     })
     .prefault({}),
   cors: z

@@ -9,6 +9,7 @@ import { identityRoutes } from '../identity/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
+import { registerRateLimit } from './rate-limit.js';
 import { registerSecurity } from './security.js';
 
 /** An incoming request id is kept only if it is short and plain, so it cannot forge log lines. */
@@ -44,10 +45,19 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   });
   registerProblemHandlers(app);
   registerSecurity(app, { corsOrigins: runtime.config.cors.origins });
-  // Once helmet and CORS are in, so that their headers are set before authentication can refuse a request.
+  // Once helmet and CORS are in, so that their headers are set before authentication can refuse a request;
+  // the rate limit comes after authentication, which names the principal it counts.
   app.after((error) => {
     if (error) throw error;
     registerAuth(app, { keys: runtime.keys, audit: runtime.audit });
+    if (runtime.config.rateLimit.enabled) {
+      registerRateLimit(app, {
+        apiPerMinute: runtime.config.rateLimit.apiPerMinute,
+        authPerMinute: runtime.config.rateLimit.authPerMinute,
+        redis: runtime.redis,
+        keyPrefix: runtime.config.redis.keyPrefix,
+      });
+    }
   });
   runtime.metrics.observe(app);
 
