@@ -24,7 +24,8 @@ const P3_CONNECTIONS = 10;
 
 const work = mkdtempSync(join(tmpdir(), 'airlock-bench-gateway-'));
 const children: ChildProcess[] = [];
-const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work };
+// The rate limiter stays on (its cost is part of the figure) with a limit the benchmark never reaches.
+const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, AIRLOCK_API_RATE_LIMIT: '1000000' };
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

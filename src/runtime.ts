@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { AuditLog, AuditMirror, loadAuditSigner, loadKeyPair, type AuditSigner, type KeyPair } from './audit/index.js';
 import { publicKeyFileOf, type ResolvedConfig } from './config/index.js';
+import type { Redis } from 'ioredis';
 import { Metrics } from './http/metrics.js';
+import { connectRedis } from './http/rate-limit.js';
 import { Approvals, loadPolicy } from './approvals/index.js';
 import { ApiKeys, Challenges, Mfa, SecretBox, Sessions, Users } from './identity/index.js';
 import { Gateway } from './gateway/index.js';
@@ -26,6 +28,8 @@ export interface Runtime {
   readonly tokens: Tokens;
   readonly gateway: Gateway;
   readonly metrics: Metrics;
+  /** The shared rate-limit store when redis.url is set; counters live in memory without it. */
+  readonly redis: Redis | undefined;
   readonly logger: Logger;
   close(): Promise<void>;
 }
@@ -63,6 +67,18 @@ export async function openMigratedStore(config: ResolvedConfig): Promise<Store> 
 }
 
 export async function openRuntime(config: ResolvedConfig, logger: Logger): Promise<Runtime> {
+  // First: an unreachable Redis refuses the start (rather than leave requests unlimited) before anything is
+  // made. It gets the database's connect timeout: one setting for "how long may a store take to answer".
+  const redis = config.redis.url ? await connectRedis(config.redis.url, { logger, connectTimeoutMs: config.database.connectTimeoutMs }) : undefined;
+  try {
+    return await buildRuntime(config, logger, redis);
+  } catch (error) {
+    redis?.disconnect();
+    throw error;
+  }
+}
+
+async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis | undefined): Promise<Runtime> {
   ensureDataDirs(config);
   const policy = loadPolicy(config.policyFile);
   const signingKeys = loadSigningKeys(config, true);
@@ -125,9 +141,11 @@ export async function openRuntime(config: ResolvedConfig, logger: Logger): Promi
     tokens,
     gateway,
     metrics,
+    redis,
     logger,
     async close() {
       mirror?.close();
+      redis?.disconnect();
       await store.close();
     },
   };

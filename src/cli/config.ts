@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import { describeSettings, describeStore, type ResolvedConfig } from '../config/index.js';
+import { describeSettings, describeStore, maskUrl, type ResolvedConfig } from '../config/index.js';
 import { messageOf } from '../errors.js';
+import { connectRedis } from '../http/rate-limit.js';
+import { createLogger } from '../http/logger.js';
 import { openConfiguredStore } from '../runtime.js';
 import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags } from './options.js';
 import { ExitCode, print } from './output.js';
@@ -27,7 +29,8 @@ export async function validateConfig(flags: ConfigFlags, json: boolean): Promise
     return ExitCode.InvalidConfig;
   }
   const database = await checkDatabase(resolved);
-  const problems = database.ok ? [] : [`database: ${database.message}`];
+  const redis = await checkRedis(resolved);
+  const problems = [...(database.ok ? [] : [`database: ${database.message}`]), ...(redis.ok ? [] : [`redis: ${redis.message}`])];
   if (json) {
     print(
       JSON.stringify(
@@ -52,6 +55,7 @@ export async function validateConfig(flags: ConfigFlags, json: boolean): Promise
     print('paths:');
     for (const [name, path] of Object.entries(resolved.paths)) print(`  ${name} = ${path ?? '(none)'}`);
     print(`database: ${describeStore(resolved)}: ${database.ok ? 'reachable' : 'UNREACHABLE'}`);
+    print(`rate-limit store: ${resolved.redis.url ? `Redis ${maskUrl(resolved.redis.url)}: ${redis.ok ? 'reachable' : 'UNREACHABLE'}` : 'in memory (per process)'}`);
     if (problems.length === 0) print('configuration is valid');
     else reportProblems(problems, false);
   }
@@ -79,3 +83,14 @@ async function checkDatabase(config: ResolvedConfig): Promise<{ ok: true } | { o
   }
 }
 
+
+async function checkRedis(config: ResolvedConfig): Promise<{ ok: true } | { ok: false; message: string }> {
+  if (!config.redis.url) return { ok: true };
+  try {
+    const redis = await connectRedis(config.redis.url, { logger: createLogger('silent'), connectTimeoutMs: config.database.connectTimeoutMs });
+    redis.disconnect();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, message: messageOf(error) };
+  }
+}

@@ -7,6 +7,7 @@ const MASKED: Record<string, (value: string) => string> = {
   'auth.secretKey': () => '(set, hidden)',
   'auth.introspectSecret': () => '(set, hidden)',
   'auth.bootstrapPassword': () => '(set, hidden)',
+  'redis.url': maskUrl,
 };
 
 export interface SettingLine {

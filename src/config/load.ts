@@ -19,6 +19,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['dataDir'], names: ['AIRLOCK_DATA_DIR'] },
   { path: ['server', 'host'], names: ['AIRLOCK_HOST'] },
   { path: ['server', 'port'], names: ['AIRLOCK_PORT', 'GATEWAY_PORT'] },
+  { path: ['server', 'trustProxy'], names: ['AIRLOCK_TRUST_PROXY'] },
   { path: ['database', 'url'], names: ['AIRLOCK_DATABASE_URL', 'DATABASE_URL'] },
   { path: ['database', 'poolSize'], names: ['AIRLOCK_DATABASE_POOL_SIZE'] },
   { path: ['database', 'connectTimeoutMs'], names: ['AIRLOCK_DATABASE_CONNECT_TIMEOUT_MS'] },
@@ -44,6 +45,12 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['auth', 'introspectSecret'], names: ['AIRLOCK_INTROSPECT_SECRET', 'INTROSPECT_SECRET'] },
   { path: ['auth', 'bootstrapAdmin'], names: ['AIRLOCK_BOOTSTRAP_ADMIN', 'BOOTSTRAP_ADMIN_USERNAME'] },
   { path: ['auth', 'bootstrapPassword'], names: ['AIRLOCK_BOOTSTRAP_ADMIN_PASSWORD', 'BOOTSTRAP_ADMIN_PASSWORD'] },
+  { path: ['rateLimit', 'enabled'], names: ['AIRLOCK_RATE_LIMIT_ENABLED'] },
+  { path: ['rateLimit', 'apiPerMinute'], names: ['AIRLOCK_API_RATE_LIMIT', 'API_RATE_LIMIT'] },
+  { path: ['rateLimit', 'authPerMinute'], names: ['AIRLOCK_AUTH_RATE_LIMIT', 'AUTH_RATE_LIMIT'] },
+  { path: ['redis', 'url'], names: ['AIRLOCK_REDIS_URL', 'REDIS_URL'] },
+  { path: ['redis', 'keyPrefix'], names: ['AIRLOCK_REDIS_KEY_PREFIX'] },
+  { path: ['cors', 'origins'], names: ['AIRLOCK_CORS_ORIGINS'], list: true },
   { path: ['log', 'level'], names: ['AIRLOCK_LOG_LEVEL'] },
 ];
 

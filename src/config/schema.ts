@@ -15,6 +15,40 @@ function integer(min: number, max: number) {
   );
 }
 
+/** Booleans from the environment arrive as text: true/false, 1/0, yes/no, on/off. */
+function flag() {
+  const words: Record<string, boolean> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
+  return z.preprocess(
+    (value) => (typeof value === 'string' && value.trim().toLowerCase() in words ? words[value.trim().toLowerCase()] : value),
+    z.boolean({ error: 'must be true or false' }),
+  );
+}
+
+/** A browser origin exactly as browsers send it: scheme, host, optional port; no path, no trailing slash. */
+const origin = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value && !url.hostname.includes('*');
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be an origin such as https://console.example.com (scheme, host and optional port; no path, no trailing slash, no wildcard)' },
+);
+
+const redisUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a Redis URL such as redis://127.0.0.1:6379 (or rediss:// for TLS)' },
+);
+
 const environmentName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'must be lower-case letters, digits or "-", starting with a letter' });
@@ -35,6 +69,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: integer(0, 65535).default(5002),
+      /** Honour X-Forwarded-For / -Proto / -Host: only behind a proxy that sets them (client IP, HTTPS). */
+      trustProxy: flag().default(false),
     })
     .prefault({}),
   database: z
@@ -111,6 +147,29 @@ export const ConfigSchema = z.strictObject({
       /** The first admin's password; refused when weak, generated (and printed once) when absent. */
       bootstrapPassword: z.string().min(1).optional(),
       totpIssuer: z.string().min(1).max(100).default('Airlock'),
+    })
+    .prefault({}),
+  rateLimit: z
+    .strictObject({
+      enabled: flag().default(true),
+      /** Requests per minute per principal (per client IP where there is none) on the API. */
+      apiPerMinute: integer(1, 1_000_000).default(200),
+      /** Requests per minute per client IP on routes in the `auth` group (login, introspection, TOTP). */
+      authPerMinute: integer(1, 1_000_000).default(60),
+    })
+    .prefault({}),
+  redis: z
+    .strictObject({
+      /** Shares the rate-limit counters between instances; in memory (per process) without it. */
+      url: redisUrl.optional(),
+      /** Prefix of every key Airlock writes, so deployments (or test runs) sharing one Redis never collide. */
+      keyPrefix: z.string().min(1).max(100).default('airlock:rate-limit:'),
+    })
+    .prefault({}),
+  cors: z
+    .strictObject({
+      /** Browser origins allowed to call the API; empty = CORS off (no Access-Control-* headers at all). */
+      origins: z.array(origin).default([]),
     })
     .prefault({}),
   log: z

@@ -10,6 +10,8 @@ import { authRoutes, identityRoutes } from '../identity/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
+import { registerRateLimit } from './rate-limit.js';
+import { registerSecurity } from './security.js';
 
 /** An incoming request id is kept only if it is short and plain, so it cannot forge log lines. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -45,6 +47,8 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
     bodyLimit: 1024 * 1024,
     // Idle keep-alive sockets close at once on shutdown; requests in flight are finished first.
     forceCloseConnections: 'idle',
+    // X-Forwarded-For / -Proto count only behind a proxy the operator names (client IP, HTTPS → HSTS).
+    trustProxy: runtime.config.server.trustProxy,
   }).withTypeProvider<ZodTypeProvider>();
 
   // Every route and the scope it requires, as registered: what the access matrix test checks against.
@@ -59,8 +63,23 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
     reply.header('x-request-id', request.id);
   });
   registerProblemHandlers(app);
-  // Cookies are parsed before the auth hook runs: that hook is added once the cookie plugin has loaded.
-  app.register(cookie).after(() => registerAuth(app, { keys: runtime.keys, sessions: runtime.sessions, audit: runtime.audit }));
+  registerSecurity(app, { corsOrigins: runtime.config.cors.origins });
+  app.register(cookie);
+  // Once helmet, CORS and cookies are in, so that their headers are set before authentication can refuse
+  // a request and the session cookie is parsed before it is read; the rate limit comes after
+  // authentication, which names the principal it counts.
+  app.after((error) => {
+    if (error) throw error;
+    registerAuth(app, { keys: runtime.keys, sessions: runtime.sessions, audit: runtime.audit });
+    if (runtime.config.rateLimit.enabled) {
+      registerRateLimit(app, {
+        apiPerMinute: runtime.config.rateLimit.apiPerMinute,
+        authPerMinute: runtime.config.rateLimit.authPerMinute,
+        redis: runtime.redis,
+        keyPrefix: runtime.config.redis.keyPrefix,
+      });
+    }
+  });
   runtime.metrics.observe(app);
 
   app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });

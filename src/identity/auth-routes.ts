@@ -11,6 +11,9 @@ import { actorOf, type Principal } from './principal.js';
 import { ChallengeParams, CodeBody, IntrospectBody, LoginBody, PlanChallengeBody, RefreshBody } from './schema.js';
 import type { Sessions } from './sessions.js';
 
+/** Routes where passwords and codes are tried: the stricter per-IP limit of authentication endpoints. */
+const AUTH_LIMIT = { rateLimitGroup: 'auth' } as const;
+
 /** Only people (a session or an access token) may do this; an API key cannot act for its owner here. */
 function person(request: FastifyRequest): Principal {
   const principal = principalOf(request);
@@ -31,7 +34,7 @@ function sessionCookie(request: FastifyRequest, reply: FastifyReply, value: stri
 
 /**
  * Login, logout, access and refresh tokens, introspection (RFC 7662), TOTP enrollment and step-up
- * challenges. Every route here opts into the stricter per-IP rate limit of authentication endpoints.
+ * challenges.
  */
 export async function authRoutes(app: FastifyInstance, options: { sessions: Sessions; keys: ApiKeys; mfa: Mfa; challenges: Challenges; introspectSecret: string | undefined }): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -41,7 +44,7 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
-  routes.post('/v1/auth/login', { schema: { body: LoginBody } }, async (request, reply) => {
+  routes.post('/v1/auth/login', { config: AUTH_LIMIT, schema: { body: LoginBody } }, async (request, reply) => {
     const { body } = request;
     const result = await sessions.login({ username: body.username, password: body.password, totp: body.totp, ip: request.ip });
     sessionCookie(request, reply, result.session, new Date(result.expires_at));
@@ -63,9 +66,9 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
     return sessions.grant(principal.id);
   });
 
-  routes.post('/v1/auth/refresh', { schema: { body: RefreshBody } }, async (request) => sessions.refresh(request.body.refresh_token));
+  routes.post('/v1/auth/refresh', { config: AUTH_LIMIT, schema: { body: RefreshBody } }, async (request) => sessions.refresh(request.body.refresh_token));
 
-  routes.post('/v1/auth/introspect', { schema: { body: IntrospectBody } }, async (request) => {
+  routes.post('/v1/auth/introspect', { config: AUTH_LIMIT, schema: { body: IntrospectBody } }, async (request) => {
     if (!options.introspectSecret) throw new AirlockError('introspection_disabled', 'introspection is off: set AIRLOCK_INTROSPECT_SECRET to turn it on', { status: 404 });
     const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? (request.headers['x-introspect-secret'] as string | undefined);
     if (!secretMatches(options.introspectSecret, presented)) {
@@ -88,13 +91,13 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
     };
   });
 
-  routes.post('/v1/auth/totp/enroll', { config: { scope: 'authenticated' } }, async (request) => {
+  routes.post('/v1/auth/totp/enroll', { config: { scope: 'authenticated', ...AUTH_LIMIT } }, async (request) => {
     const principal = person(request);
     const enrollment = await mfa.enroll(principal.userId, actorOf(principal));
     return { ...enrollment, next: 'confirm with POST /v1/auth/totp/confirm {"code": "<current code>"}' };
   });
 
-  routes.post('/v1/auth/totp/confirm', { config: { scope: 'authenticated' }, schema: { body: CodeBody } }, async (request) => {
+  routes.post('/v1/auth/totp/confirm', { config: { scope: 'authenticated', ...AUTH_LIMIT }, schema: { body: CodeBody } }, async (request) => {
     const principal = person(request);
     const { recovery_codes } = await mfa.confirm(principal.userId, request.body.code, actorOf(principal));
     return { enrolled: true, recovery_codes, note: 'the recovery codes are shown only now: each works once in place of a TOTP code' };
@@ -109,7 +112,7 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
     challenge: await challenges.status(principalOf(request), request.params.id),
   }));
 
-  routes.post('/v1/challenges/:id/approve', { config: { scope: 'authenticated' }, schema: { params: ChallengeParams, body: CodeBody } }, async (request) => ({
+  routes.post('/v1/challenges/:id/approve', { config: { scope: 'authenticated', ...AUTH_LIMIT }, schema: { params: ChallengeParams, body: CodeBody } }, async (request) => ({
     challenge: await challenges.approve(person(request), request.params.id, request.body.code),
   }));
 }

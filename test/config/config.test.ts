@@ -47,7 +47,7 @@ describe('zero configuration', () => {
     expect(config.configFile).toBeUndefined();
     expect(config.dataDir).toBe('./.airlock');
     expect(config.paths.base).toBe(join(cwd, '.airlock'));
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 5002 });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 5002, trustProxy: false });
     expect(config.store).toEqual({ dialect: 'sqlite', file: join(cwd, '.airlock', 'airlock.db') });
     expect(config.paths.defaultDatabaseFile).toBe(join(cwd, '.airlock', 'airlock.db'));
     expect(config.environments.known).toEqual(['dev', 'test', 'stg', 'prd']);
