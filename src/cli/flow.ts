@@ -29,6 +29,11 @@ export function describeRequest(request: ApprovalView): string[] {
   if (findings.length > 0 && findings.every((finding) => finding.problem === 'missing')) lines.push('           - no instruction was given');
   else for (const finding of findings) lines.push(`           - ${finding.message}`);
   if (request.decision_reason && !request.auto_approved) lines.push(`  reason   ${request.decision_reason}`);
+  if (request.required_approvals > 1 || request.approvals.length > 0) {
+    const who = request.approvals.map((approval) => approval.username).join(', ');
+    lines.push(`  approvals ${request.approvals.length} of ${request.required_approvals}${who ? `: ${who}` : ''}`);
+  }
+  if (request.status === 'PENDING' && request.step_up_required) lines.push('  step-up  each approval needs a TOTP code (airlock approve ID --totp CODE)');
   if (request.status === 'PENDING') lines.push(`  expires  ${request.expires_at}`);
   return lines;
 }
@@ -152,11 +157,16 @@ export function registerFlowCommands(program: Command): void {
       .description(`${decision} a pending request (never your own)`)
       .argument('<id>')
       .option('--json', 'print JSON');
+    if (decision === 'approve') {
+      command
+        .option('--totp <code>', 'your current TOTP code (HIGH and CRITICAL requests need one)')
+        .option('--challenge <id>', 'or an approved challenge of yours')
+        .addHelpText('after', '\nExamples:\n  airlock approve 0190… --totp 123456\n  airlock approve 0190… --challenge 0190…');
+    }
     (decision === 'reject' ? command.requiredOption('-r, --reason <reason>', 'why') : command.option('-r, --reason <reason>', 'why')).action(
-      async (id: string, flags: ClientFlags & { reason?: string; json?: boolean }) => {
-        const { request } = (await new ApiClient(flags).call('POST', `/v1/approvals/${encodeURIComponent(id)}/${decision}`, { body: flags.reason ? { reason: flags.reason } : {} })) as {
-          request: ApprovalView;
-        };
+      async (id: string, flags: ClientFlags & { reason?: string; totp?: string; challenge?: string; json?: boolean }) => {
+        const body = { ...(flags.reason ? { reason: flags.reason } : {}), ...(flags.totp ? { totp: flags.totp } : {}), ...(flags.challenge ? { challenge_id: flags.challenge } : {}) };
+        const { request } = (await new ApiClient(flags).call('POST', `/v1/approvals/${encodeURIComponent(id)}/${decision}`, { body })) as { request: ApprovalView };
         show(request, flags.json);
       },
     );

@@ -106,6 +106,19 @@ describe('rate limits in memory', () => {
     }
   });
 
+  it('limits logins per client IP at the auth figure, whoever is named, while the API limit stays apart', async () => {
+    const server = await startTestServer({ rateLimit: { apiPerMinute: 50, authPerMinute: 3 } });
+    for (const username of ['a1', 'b2', 'c3']) {
+      const response = await http('POST', `${server.url}/v1/auth/login`, { json: { username, password: 'Wrong-Password-Long-1' } });
+      expect(response.status).toBe(401);
+      expect(response.headers['ratelimit-limit']).toBe('3');
+    }
+    expectRateLimited(await http('POST', `${server.url}/v1/auth/login`, { json: { username: 'd4', password: 'Wrong-Password-Long-1' } }), 3);
+    expectRateLimited(await http('POST', `${server.url}/v1/auth/introspect`, { json: { token: 'x' } }), 3);
+    const { key } = await server.runtime.keys.create({ name: 'reader', scopes: ['approvals:read'], actor: 'test' });
+    expect((await http('GET', `${server.url}/v1/whoami`, { headers: bearer(key) })).status).toBe(200);
+  });
+
   it('is off with rateLimit.enabled false', async () => {
     const server = await startTestServer({ rateLimit: { enabled: false, apiPerMinute: 1 } });
     const { key } = await server.runtime.keys.create({ name: 'reader', scopes: ['approvals:read'], actor: 'test' });
