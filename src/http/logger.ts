@@ -10,10 +10,27 @@ export const SECRET_HEADERS = [
   'x-wingman-approval-read-key',
   'x-wingman-approval-decide-key',
   'x-api-key',
+  'x-csrf-token',
+  'x-introspect-secret',
 ] as const;
 
 /** Field names that carry secrets wherever they appear one or two levels deep in a log line. */
-const SECRET_FIELDS = ['password', 'token', 'secret', 'apiKey', 'api_key', 'privateKey', 'private_key', 'totp', 'totp_code'] as const;
+const SECRET_FIELDS = [
+  'password',
+  'token',
+  'secret',
+  'apiKey',
+  'api_key',
+  'privateKey',
+  'private_key',
+  'totp',
+  'totp_code',
+  'code',
+  'access_token',
+  'refresh_token',
+  'csrf_token',
+  'recovery_codes',
+] as const;
 
 export function loggerOptions(level: string): LoggerOptions {
   const paths = [

@@ -7,6 +7,7 @@ import type { ApiKeysTable, UsersTable } from '../store/tables.js';
 import { actorOf, type Principal } from './principal.js';
 import { effectiveScopes, leastRoleFor, roleCovers, type Role } from './roles.js';
 import { hasScope, type Scope } from './scopes.js';
+import { insertUser, newUserRow } from './users.js';
 
 /** A key as listed: never its secret. */
 export interface ApiKeyInfo {
@@ -150,27 +151,8 @@ export class ApiKeys {
       if (existing.kind !== 'service') throw new AirlockError('user_exists', `${username} is a person's account: name an owner`, { status: 409 });
       return existing;
     }
-    const now = new Date().toISOString();
-    const account: UsersTable = {
-      id: uuidv7(),
-      username,
-      kind: 'service',
-      role: leastRoleFor(input.scopes),
-      password_hash: null,
-      status: 'active',
-      created_at: now,
-      created_by: actor,
-      updated_at: now,
-      failed_logins: 0,
-      locked_until: null,
-      totp_secret: null,
-      totp_pending: null,
-      totp_enrolled_at: null,
-      totp_last_step: null,
-      recovery_codes: null,
-    };
-    await tx.db.insertInto('users').values(account).execute();
-    await this.audit.append(tx, { actor, action: 'user.created', subject: { type: 'user', id: account.id }, data: { username, kind: 'service', role: account.role } });
+    const account = newUserRow({ username, kind: 'service', role: leastRoleFor(input.scopes), passwordHash: null, actor });
+    await insertUser(tx, this.audit, account);
     return account;
   }
 
@@ -186,6 +168,11 @@ export class ApiKeys {
     if (by && !hasScope(by.scopes, 'admin')) query = query.where('api_keys.user_id', '=', by.userId);
     const rows = await query.execute();
     return rows.map((row) => info(row, row.owner));
+  }
+
+  async get(id: string): Promise<ApiKeyInfo | undefined> {
+    const row = await this.store.db.selectFrom('api_keys').leftJoin('users', 'users.id', 'api_keys.user_id').selectAll('api_keys').select('users.username as owner').where('api_keys.id', '=', id).executeTakeFirst();
+    return row ? info(row, row.owner) : undefined;
   }
 
   /** Revokes by id or prefix; revoking twice is refused so a typo cannot pass for success. */

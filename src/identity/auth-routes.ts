@@ -78,7 +78,7 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
     if (!isApiKey(token)) return sessions.introspect(token);
     const result = await keys.authenticate(token);
     if ('failure' in result) return { active: false };
-    const key = (await keys.list()).find((candidate) => candidate.id === result.principal.id);
+    const key = await keys.get(result.principal.id);
     return {
       active: true,
       token_type: 'api_key',

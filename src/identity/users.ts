@@ -39,6 +39,35 @@ export function userInfo(row: UsersTable): UserInfo {
   };
 }
 
+/** A new, active user row with no second factor yet. */
+export function newUserRow(input: { username: string; kind: 'human' | 'service'; role: Role; passwordHash: string | null; actor: string }): UsersTable {
+  const now = new Date().toISOString();
+  return {
+    id: uuidv7(),
+    username: input.username,
+    kind: input.kind,
+    role: input.role,
+    password_hash: input.passwordHash,
+    status: 'active',
+    created_at: now,
+    created_by: input.actor,
+    updated_at: now,
+    failed_logins: 0,
+    locked_until: null,
+    totp_secret: null,
+    totp_pending: null,
+    totp_enrolled_at: null,
+    totp_last_step: null,
+    recovery_codes: null,
+  };
+}
+
+/** Inserts a user and its `user.created` event in the caller's transaction. */
+export async function insertUser(tx: Tx, audit: AuditLog, row: UsersTable): Promise<void> {
+  await tx.db.insertInto('users').values(row).execute();
+  await audit.append(tx, { actor: row.created_by, action: 'user.created', subject: { type: 'user', id: row.id }, data: { username: row.username, kind: row.kind, role: row.role } });
+}
+
 /** A password people can type and machines cannot guess: 24 characters, about 143 bits. */
 export function generatePassword(): string {
   return randomBytes(18).toString('base64url');
@@ -72,30 +101,11 @@ export class Users {
     if (password !== undefined && kind === 'service') throw new AirlockError('invalid_request', 'a service account has no password', { status: 400 });
     if (password !== undefined) checkPassword(password, input.username);
     const passwordHash = password === undefined ? null : await hashPassword(password);
-    const now = new Date().toISOString();
-    const row: UsersTable = {
-      id: uuidv7(),
-      username: input.username,
-      kind,
-      role: input.role,
-      password_hash: passwordHash,
-      status: 'active',
-      created_at: now,
-      created_by: input.actor,
-      updated_at: now,
-      failed_logins: 0,
-      locked_until: null,
-      totp_secret: null,
-      totp_pending: null,
-      totp_enrolled_at: null,
-      totp_last_step: null,
-      recovery_codes: null,
-    };
+    const row = newUserRow({ username: input.username, kind, role: input.role, passwordHash, actor: input.actor });
     await this.deps.store.transaction(async (tx) => {
       const taken = await tx.db.selectFrom('users').select('id').where('username', '=', input.username).executeTakeFirst();
       if (taken) throw new AirlockError('user_exists', `a user named ${input.username} already exists`, { status: 409 });
-      await tx.db.insertInto('users').values(row).execute();
-      await this.deps.audit.append(tx, { actor: input.actor, action: 'user.created', subject: { type: 'user', id: row.id }, data: { username: row.username, kind, role: row.role } });
+      await insertUser(tx, this.deps.audit, row);
     });
     return { user: userInfo(row), ...(generated ? { password: generated } : {}) };
   }

@@ -3,6 +3,8 @@ import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/http/logger.js';
 import { startServer } from '../../src/http/server.js';
+import { http } from '../helpers/http.js';
+import { createPerson, login } from '../helpers/identity.js';
 import { testConfig } from '../helpers/server.js';
 
 function capture() {
@@ -45,5 +47,21 @@ describe('logs', () => {
     const entries = lines.map((line) => JSON.parse(line) as { reqId?: string; msg: string });
     expect(entries.filter((entry) => entry.reqId === 'req-abc').map((entry) => entry.msg)).toEqual(['incoming request', 'request completed']);
     expect(lines.join('\n')).not.toContain('sk-live-456');
+  });
+
+  it('never carry a password, TOTP code, session cookie, access or refresh token of a login', async () => {
+    const { lines, stream } = capture();
+    const server = await startServer(testConfig(), createLogger('trace', stream));
+    const person = await createPerson(server.runtime, 'logged', 'approver');
+    const code = person.code();
+    const session = await login(server.url, { username: person.username, password: person.password, code: () => code });
+    const refreshed = await http('POST', `${server.url}/v1/auth/refresh`, { json: { refresh_token: session.refreshToken } });
+    await http('GET', `${server.url}/v1/whoami`, { headers: { cookie: session.cookie, 'x-csrf-token': session.csrf } });
+    await server.close();
+    const logged = lines.join('\n');
+    for (const secret of [person.password, code, session.cookie.split('=')[1] as string, session.accessToken, session.refreshToken, refreshed.body.refresh_token, session.csrf]) {
+      expect(logged).not.toContain(secret);
+    }
+    expect(logged).toContain('/v1/auth/login');
   });
 });
