@@ -8,7 +8,7 @@ import { connectRedis } from './http/rate-limit.js';
 import { Approvals, loadPolicy } from './approvals/index.js';
 import { ApiKeys, Challenges, Mfa, SecretBox, Sessions, Users } from './identity/index.js';
 import { Gateway } from './gateway/index.js';
-import { TargetRegistry } from './targets/registry.js';
+import { TargetRegistry } from './targets/index.js';
 import { Tokens } from './tokens/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
 

@@ -6,7 +6,7 @@ import { AirlockError } from '../errors.js';
 import { actorOf, assertMayUse, mayUse, type Challenges, type Mfa, type Principal } from '../identity/index.js';
 import type { Store, Tx } from '../store/index.js';
 import type { ApprovalDecisionsTable, ApprovalsTable } from '../store/tables.js';
-import type { TargetRegistry } from '../targets/registry.js';
+import { enforceGate, type TargetRegistry } from '../targets/index.js';
 import { canonicalOp, displayOp, opHash, parseCommand, type Operation } from './command.js';
 import { parseInstruction, scoreInstruction, type Finding } from './instruction.js';
 import { environmentPolicy, type Policy } from './policy.js';
@@ -118,15 +118,13 @@ export class Approvals {
     }
     const target = targets.require(input.target);
     assertMayUse(principal, { environment: input.deployment_env, target: target.id });
-    if (!target.environments.includes(input.deployment_env)) {
-      throw new AirlockError('environment_not_allowed', `target ${target.id} does not serve environment ${input.deployment_env}`, { status: 400 });
-    }
     const instruction = parseInstruction(input.instruction);
     const commandText = input.command ?? instruction.command;
     if (!commandText) {
       throw new AirlockError('command_missing', 'give the command in "command" or as a "Command:" line in the instruction', { status: 400 });
     }
     const command = parseCommand(commandText);
+    await enforceGate(this.deps.audit, target, { op: command.op, environment: input.deployment_env, capability: 'exec' }, { actor: actorOf(principal), stage: 'request' });
     const risk = assessRisk(policy, { command, instruction: input.instruction, environment: input.deployment_env, target: target.id });
     const { score, findings } = scoreInstruction(instruction, risk.level);
     const environment = environmentPolicy(policy, input.deployment_env);

@@ -6,6 +6,7 @@ import { createLogger } from '../http/logger.js';
 import { openConfiguredStore } from '../runtime.js';
 import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags } from './options.js';
 import { ExitCode, print } from './output.js';
+import { loadTargetsFile } from '../targets/load.js';
 
 export function registerConfigCommands(program: Command): void {
   const config = program.command('config').description('inspect the configuration');
@@ -16,6 +17,17 @@ export function registerConfigCommands(program: Command): void {
     .action(async (flags: ConfigFlags & { json?: boolean }) => {
       process.exitCode = await validateConfig(flags, Boolean(flags.json));
     });
+}
+
+/** Every problem of targets.yaml, each prefixed with the file's setting. */
+function targetProblems(config: ResolvedConfig): string[] {
+  if (!config.targetsFile) return [];
+  try {
+    loadTargetsFile(config.targetsFile, config);
+    return [];
+  } catch (error) {
+    return ((error as { details?: { problems?: string[] } }).details?.problems ?? [messageOf(error)]).map((problem) => `targets.file: ${problem}`);
+  }
 }
 
 /** `airlock config validate` and `airlock serve --validate-only`. Returns the exit code. */
@@ -30,7 +42,7 @@ export async function validateConfig(flags: ConfigFlags, json: boolean): Promise
   }
   const database = await checkDatabase(resolved);
   const redis = await checkRedis(resolved);
-  const problems = [...(database.ok ? [] : [`database: ${database.message}`]), ...(redis.ok ? [] : [`redis: ${redis.message}`])];
+  const problems = [...(database.ok ? [] : [`database: ${database.message}`]), ...(redis.ok ? [] : [`redis: ${redis.message}`]), ...targetProblems(resolved)];
   if (json) {
     print(
       JSON.stringify(

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../http/logger.js';
+import { messageOf } from '../errors.js';
 import { startServer } from '../http/server.js';
 import { validateConfig } from './config.js';
 import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags } from './options.js';
@@ -38,5 +39,12 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
+      // SIGHUP reloads targets.yaml, as `systemctl reload` expects; an invalid file keeps the old registry.
+      process.on('SIGHUP', () => {
+        server.runtime.targets.reload(server.runtime.audit, 'system:sighup').then(
+          (state) => logger.info({ file: state.source, sha256: state.sha256, targets: state.targets.length }, 'targets reloaded'),
+          (error: unknown) => logger.error({ error: messageOf(error) }, 'targets.yaml was not reloaded: the previous registry stays in force'),
+        );
+      });
     });
 }

@@ -31,6 +31,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['audit', 'keyFile'], names: ['AIRLOCK_AUDIT_KEY_FILE'] },
   { path: ['audit', 'mirrorFile'], names: ['AIRLOCK_AUDIT_MIRROR_FILE'] },
   { path: ['policy', 'file'], names: ['AIRLOCK_POLICY_FILE'] },
+  { path: ['targets', 'file'], names: ['AIRLOCK_TARGETS_FILE'] },
   { path: ['tokens', 'ttlSeconds'], names: ['AIRLOCK_TOKEN_TTL_SECONDS'] },
   { path: ['tokens', 'issuer'], names: ['AIRLOCK_TOKEN_ISSUER'] },
   { path: ['tokens', 'audience'], names: ['AIRLOCK_TOKEN_AUDIENCE'] },
@@ -67,6 +68,8 @@ export interface ResolvedConfig extends Config {
   readonly configFile: string | undefined;
   /** policy.yaml, resolved against the working directory; built-in rules without it. */
   readonly policyFile: string | undefined;
+  /** targets.yaml, resolved against the working directory; the built-in `local` target without it. */
+  readonly targetsFile: string | undefined;
   readonly paths: Paths;
   readonly store: DatabaseTarget;
   /** Where each setting came from: a flag, a variable, the file, or the default. */
@@ -117,10 +120,10 @@ export function loadConfig(options: LoadOptions = {}): LoadResult {
   const config = parsed.data;
   const resolved = resolveAndCheck(config, cwd, sources, problems, []);
   if (problems.length > 0 || !resolved) return { ok: false, problems };
-  const { paths, store, policyFile } = resolved;
+  const { paths, store, policyFile, targetsFile } = resolved;
 
   for (const key of flatKeys(config)) sources[key] ??= 'default';
-  return { ok: true, config: { ...config, configFile, policyFile, paths, store, sources } };
+  return { ok: true, config: { ...config, configFile, policyFile, targetsFile, paths, store, sources } };
 }
 
 /** loadConfig for commands: throws one AirlockError that lists every problem. */
@@ -238,7 +241,7 @@ function resolveAndCheck(
   sources: Record<string, string>,
   problems: string[],
   failed: readonly string[],
-): { paths: Paths; store: DatabaseTarget; policyFile: string | undefined } | undefined {
+): { paths: Paths; store: DatabaseTarget; policyFile: string | undefined; targetsFile: string | undefined } | undefined {
   const ok = (...keys: string[]): boolean =>
     !failed.some((bad) => keys.some((key) => bad === key || bad.startsWith(`${key}.`) || key.startsWith(`${bad}.`)));
   const paths = resolvePaths(config, cwd);
@@ -251,15 +254,20 @@ function resolveAndCheck(
   }
   if (store && ok('audit.storage')) problems.push(...checkStorage(config, store));
   problems.push(...checkFiles(config, paths, store).filter((problem) => ok(problem.slice(0, problem.indexOf(':')))));
-  const policyFile = config.policy.file ? resolve(cwd, config.policy.file) : undefined;
-  if (policyFile) {
-    try {
-      accessSync(policyFile, constants.R_OK);
-    } catch (error) {
-      problems.push(`policy.file: cannot read ${policyFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  const readable = (setting: string, file: string | undefined): string | undefined => {
+    const path = file ? resolve(cwd, file) : undefined;
+    if (path) {
+      try {
+        accessSync(path, constants.R_OK);
+      } catch (error) {
+        problems.push(`${setting}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
     }
-  }
-  return store ? { paths, store, policyFile } : undefined;
+    return path;
+  };
+  const policyFile = readable('policy.file', config.policy.file);
+  const targetsFile = readable('targets.file', config.targets.file);
+  return store ? { paths, store, policyFile, targetsFile } : undefined;
 }
 
 /** A copy of `raw` without the settings at the given dotted paths. */

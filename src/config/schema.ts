@@ -106,6 +106,12 @@ export const ConfigSchema = z.strictObject({
       mirrorFile: z.string().min(1).optional(),
     })
     .prefault({}),
+  targets: z
+    .strictObject({
+      /** targets.yaml: the target registry (the built-in `local` target without it); reloaded on SIGHUP and on change. */
+      file: z.string().min(1).optional(),
+    })
+    .prefault({}),
   policy: z
     .strictObject({
       /** policy.yaml: risk rules and per-environment approval settings (built-in defaults without it). */

@@ -6,7 +6,7 @@ import { AirlockError } from '../errors.js';
 import { killLeftover, runLocal, type ExecResult } from '../executors/local.js';
 import type { Store } from '../store/index.js';
 import type { ExecutionsTable } from '../store/tables.js';
-import type { TargetRegistry } from '../targets/registry.js';
+import { enforceGate, type TargetRegistry } from '../targets/index.js';
 import type { CapabilityClaims, Tokens } from '../tokens/service.js';
 import { signReceipt, type ReceiptClaims } from './receipts.js';
 import type { ExecuteInput } from './schema.js';
@@ -50,9 +50,15 @@ export class Gateway {
     const { claims, op } = await this.check(token, input, meta);
     const target = this.deps.targets.find(claims.tgt);
     if (!target) throw await this.refuse('unknown_target', 403, `the token names target ${claims.tgt}, which this gateway does not serve`, claims, meta);
-    if (op.kind === 'shell' && !target.shellAllowed) {
-      throw await this.refuse('shell_not_allowed', 403, `target ${target.id} does not allow commands that need a shell`, claims, meta);
-    }
+    // The gate again, as the registry stands now (it may have been reloaded since the request), with
+    // the target's running executions across every instance.
+    const running = await this.deps.store.db
+      .selectFrom('executions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('target', '=', target.id)
+      .where('status', '=', 'running')
+      .executeTakeFirstOrThrow();
+    await enforceGate(this.deps.audit, target, { op, environment: claims.env, capability: 'exec', running: Number(running.n) }, { actor: `token:${claims.jti}`, stage: 'execution' });
 
     const started = new Date().toISOString();
     const row: ExecutionsTable = {

@@ -6,6 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Runtime } from '../runtime.js';
 import { approvalRoutes } from '../approvals/index.js';
 import { gatewayRoutes } from '../gateway/index.js';
+import { targetRoutes } from '../targets/index.js';
 import { authRoutes, identityRoutes } from '../identity/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
@@ -86,6 +87,7 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   app.register(identityRoutes, { keys: runtime.keys, users: runtime.users, mfa: runtime.mfa });
   app.register(authRoutes, { sessions: runtime.sessions, keys: runtime.keys, mfa: runtime.mfa, challenges: runtime.challenges, introspectSecret: runtime.config.auth.introspectSecret });
   app.register(approvalRoutes, { approvals: runtime.approvals });
+  app.register(targetRoutes, { targets: runtime.targets, audit: runtime.audit });
   app.register(gatewayRoutes, { gateway: runtime.gateway, tokens: runtime.tokens });
   return app;
 }

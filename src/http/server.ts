@@ -53,6 +53,9 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
   }, 5000);
   expiryTimer.unref();
 
+  // targets.yaml is reloaded when it changes; a broken edit is logged and the registry stays as it was.
+  runtime.targets.watchFile(runtime.audit, (error: unknown) => logger.error({ error: messageOf(error) }, 'targets.yaml was not reloaded'));
+
   logger.info({ url, version: VERSION, store: runtime.store.description, instance: config.instanceId }, 'airlock listening');
 
   let closing: Promise<void> | undefined;
@@ -61,6 +64,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
       draining = true;
       clearInterval(checkpointTimer);
       clearInterval(expiryTimer);
+      runtime.targets.close();
       await app.close();
       try {
         await runtime.audit.record({ actor, action: 'server.stopped', data: { pid: process.pid } });

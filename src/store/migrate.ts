@@ -3,6 +3,7 @@ import { AirlockError, messageOf } from '../errors.js';
 import { auditMigration } from './migrations/0001_audit.js';
 import { gateMigration } from './migrations/0002_gate.js';
 import { identityMigration } from './migrations/0003_identity.js';
+import { targetsMigration } from './migrations/0004_targets.js';
 import type { Dialect, Store } from './store.js';
 
 /** Every migration, in order. The same list runs on SQLite and PostgreSQL. */
@@ -11,6 +12,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0001_audit': auditMigration(dialect),
     '0002_gate': gateMigration,
     '0003_identity': identityMigration,
+    '0004_targets': targetsMigration,
   };
 }
 

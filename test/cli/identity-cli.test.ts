@@ -39,18 +39,19 @@ describe('people on the command line', () => {
     expect(confirm.code).toBe(0);
     expect(confirm.stdout.match(/^ {2}[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}$/gm)).toHaveLength(10);
 
-    const high = await gate.request({ command: 'sudo systemctl restart nginx', deployment_env: 'dev' });
+    const high = await gate.request({ command: 'apt-get install -y htop', deployment_env: 'dev' });
     const id = high.body.request.request_id as string;
     const withoutCode = await runCli(['approve', id], { cwd, env: client });
     expect(withoutCode.code).toBe(1);
     expect(withoutCode.stderr).toContain('step_up_required');
-    const approved = await runCli(['approve', id, '--totp', totpCode(secret, Date.now() + 30_000)], { cwd, env: client });
+    const code = totpCode(secret, Date.now() + 30_000);
+    const approved = await runCli(['approve', id, '--totp', code], { cwd, env: client });
     expect(approved.code).toBe(0);
     expect(approved.stdout).toContain(`request ${id}: APPROVED`);
 
     const plan = await runCli(['challenge', 'plan', 'rotate-nginx', '--json'], { cwd, env: client });
     const challenge = JSON.parse(plan.stdout).challenge_id as string;
-    const reuse = await runCli(['challenge', 'approve', challenge, totpCode(secret, Date.now() + 30_000)], { cwd, env: client });
+    const reuse = await runCli(['challenge', 'approve', challenge, code], { cwd, env: client });
     expect(reuse.stderr).toContain('totp_replayed');
     const status = await runCli(['challenge', 'status', challenge], { cwd, env: client });
     expect(status.stdout).toContain(`challenge ${challenge}: PENDING`);

@@ -107,19 +107,31 @@ describe.each(storeKinds())('the gated flow on %s', (kind) => {
     expect(Buffer.byteLength(big.output)).toBe(1024);
   });
 
-  it('refuses a shell command at execution on a target without a shell, and runs nothing', async () => {
-    const gate = await startGate(kind);
+  it('refuses a shell command at execution once the target no longer allows a shell, and runs nothing', async () => {
+    // A target that allows a shell when the request is made, and stops allowing it before the run.
+    const dir = tmpDir();
+    const file = join(dir, 'targets.yaml');
+    const targets = (shell: boolean) => `targets:\n  box:\n    executor: local\n    capabilities: [exec]\n    constraints: { shell: ${shell} }\n`;
+    writeFileSync(file, targets(true));
+    const gate = await startGate(kind, { targets: { file } });
     const marker = join(tmpDir(), 'marker');
     const command = `touch ${marker} && echo done`;
-    const created = await gate.request({ command, deployment_env: 'dev' });
+    const created = await gate.request({ command, deployment_env: 'dev', target: 'box' });
     expect(created.body.request).toMatchObject({ risk_level: 'HIGH', op: { kind: 'shell' } });
     const id = created.body.request.request_id as string;
     await gate.decide(id, 'approve');
     const token = (await http('POST', `${gate.url}/gateway/token`, { headers: bearer(gate.approver), json: { approval_id: id, command, environment: 'dev' } })).body.token as string;
+    writeFileSync(file, targets(false));
+    expect((await http('POST', `${gate.url}/v1/admin/reload`, { headers: bearer(gate.admin) })).status).toBe(200);
     const refused = await execute(gate.url, token, { command, approval_id: id, environment: 'dev' });
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('shell_not_allowed');
     expect(existsSync(marker)).toBe(false);
     expect(await gate.server.runtime.store.db.selectFrom('executions').selectAll().execute()).toEqual([]);
+    // The request itself is refused up front on a target without a shell.
+    const upfront = await gate.request({ command, deployment_env: 'dev', target: 'box' });
+    expect(upfront.status).toBe(403);
+    expect(upfront.body.code).toBe('shell_not_allowed');
+    expect(await gate.auditActions()).toEqual(expect.arrayContaining(['targets.reloaded', 'policy.denied']));
   });
 });

@@ -51,6 +51,8 @@ const ACCESS: Record<string, string> = {
   'POST /gateway/execute': 'public',
   'POST /v1/execute': 'public',
   'GET /v1/executions/:id': 'approvals:read',
+  'GET /v1/targets': 'authenticated',
+  'POST /v1/admin/reload': 'targets:admin',
 };
 
 function allowed(role: Role, scope: string): boolean {

@@ -7,7 +7,7 @@ import { createPerson, login } from '../helpers/identity.js';
 describe.each(storeKinds())('step-up and two-person approval on %s', (kind) => {
   it('approves a HIGH request only with a fresh TOTP code of the approver, and never with a replayed one', async () => {
     const gate = await startGate(kind);
-    const created = await gate.request({ command: 'sudo systemctl restart nginx', deployment_env: 'dev' });
+    const created = await gate.request({ command: 'apt-get install -y htop', deployment_env: 'dev' });
     const request = created.body.request;
     expect(request).toMatchObject({ risk_level: 'HIGH', status: 'PENDING', step_up_required: true, required_approvals: 1 });
     const approve = (body: Record<string, unknown>) => http('POST', `${gate.url}/v1/approvals/${request.request_id}/approve`, { headers: bearer(gate.approver), json: body });
@@ -22,7 +22,7 @@ describe.each(storeKinds())('step-up and two-person approval on %s', (kind) => {
     expect(approved.status).toBe(200);
     expect(approved.body.request).toMatchObject({ status: 'APPROVED', approvals: [{ username: 'approver', step_up: 'totp' }] });
 
-    const second = await gate.request({ command: 'sudo systemctl restart nginx', deployment_env: 'dev' });
+    const second = await gate.request({ command: 'apt-get install -y htop', deployment_env: 'dev' });
     const replay = await http('POST', `${gate.url}/v1/approvals/${second.body.request.request_id}/approve`, { headers: bearer(gate.approver), json: { totp: code } });
     expect(replay.status).toBe(403);
     expect(replay.body.code).toBe('totp_replayed');
@@ -109,7 +109,7 @@ describe.each(storeKinds())('step-up and two-person approval on %s', (kind) => {
 
   it('lets an approver use an approved challenge of their own instead of a code', async () => {
     const gate = await startGate(kind);
-    const created = await gate.request({ command: 'sudo apt-get install -y htop', deployment_env: 'dev' });
+    const created = await gate.request({ command: 'apt-get install -y htop', deployment_env: 'dev' });
     const id = created.body.request.request_id as string;
     const session = await login(gate.url, { username: gate.person.username, password: gate.person.password, code: () => gate.person.code() });
     const planned = await http('POST', `${gate.url}/v1/challenges`, { headers: bearer(session.accessToken), json: { purpose: 'approve the htop install', approval_id: id } });
