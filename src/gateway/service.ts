@@ -4,8 +4,8 @@ import { opHash, parseCommand, type Operation } from '../approvals/index.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
 import { killLeftover, runLocal, type ExecResult } from '../executors/local.js';
-import type { Store } from '../store/index.js';
-import type { ExecutionsTable } from '../store/tables.js';
+import { Statement, allColumns, insertStatement, type Store } from '../store/index.js';
+import type { ApprovalsTable, ExecutionsTable } from '../store/tables.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { CapabilityClaims, Tokens } from '../tokens/service.js';
 import { signReceipt, type ReceiptClaims } from './receipts.js';
@@ -23,6 +23,19 @@ export interface ExecuteResponse {
   readonly error?: string;
   readonly receipt: string;
 }
+
+const EXECUTION_COLUMNS = allColumns<ExecutionsTable>()(
+  'id', 'jti', 'approval_id', 'instance_id', 'environment', 'target', 'op_hash', 'status', 'exit_code', 'output', 'output_sha256', 'truncated', 'error', 'receipt',
+  'process', 'started_at', 'finished_at', 'duration_ms',
+);
+/** The single-use guarantee: one row per jti; a second insert of the same jti inserts nothing and returns no row. */
+const CONSUME = insertStatement<{ id: string }>('executions', EXECUTION_COLUMNS, 1, ' on conflict (jti) do nothing returning id');
+const APPROVAL_BY_ID = new Statement<ApprovalsTable>('select * from approvals where id = ?');
+const MARK_EXECUTED = new Statement('update approvals set status = ?, executed_at = ? where id = ?');
+const RECORD_PROCESS = new Statement('update executions set process = ? where id = ? and status = ?');
+const RECORD_RESULT = new Statement(
+  'update executions set status = ?, exit_code = ?, output = ?, output_sha256 = ?, truncated = ?, error = ?, receipt = ?, finished_at = ?, duration_ms = ? where id = ?',
+);
 
 /** The reference text for a consumed token, kept verbatim for existing clients. */
 export const REPLAY_ERROR = 'Token has already been used';
@@ -77,14 +90,14 @@ export class Gateway {
     };
     const consumed = await this.deps.store.transaction(async (tx): Promise<'consumed' | 'replayed' | 'mismatch'> => {
       // The single-use guarantee: one row per jti, whichever instance gets there first.
-      const inserted = await tx.db.insertInto('executions').values(row).onConflict((conflict) => conflict.column('jti').doNothing()).returning('id').executeTakeFirst();
+      const inserted = await CONSUME.first(tx, EXECUTION_COLUMNS.map((column) => row[column]));
       if (!inserted) return 'replayed';
       // Even a validly signed token must be the one minted for this approval, as approved.
-      const approval = await tx.db.selectFrom('approvals').selectAll().where('id', '=', claims.apr).executeTakeFirst();
+      const approval = await APPROVAL_BY_ID.first(tx, [claims.apr]);
       if (!approval || approval.token_jti !== claims.jti || approval.op_hash !== claims.op || approval.environment !== claims.env || approval.target !== claims.tgt || approval.status !== 'APPROVED') {
         throw new TokenMismatch();
       }
-      await tx.db.updateTable('approvals').set({ status: 'EXECUTED', executed_at: started }).where('id', '=', claims.apr).execute();
+      await MARK_EXECUTED.run(tx, ['EXECUTED', started, claims.apr]);
       await this.deps.audit.append(tx, {
         actor: `token:${claims.jti}`,
         action: 'execution.started',
@@ -107,7 +120,7 @@ export class Gateway {
       cwd: target.workDir,
       // Off the response's path: only a crash recovery ever reads it.
       onStart: (process) => {
-        void this.deps.store.db.updateTable('executions').set({ process }).where('id', '=', row.id).where('status', '=', 'running').execute().catch(() => undefined);
+        void RECORD_PROCESS.run(this.deps.store, [process, row.id, 'running']).catch(() => undefined);
       },
     });
     return this.finish(row, claims, result);
@@ -198,21 +211,18 @@ export class Gateway {
         audit_hash: event?.hash ?? '',
       };
       const signed = await signReceipt(this.deps.receiptKey, claimsOfReceipt);
-      await tx.db
-        .updateTable('executions')
-        .set({
-          status: result.status,
-          exit_code: result.exitCode,
-          output,
-          output_sha256: outputSha256,
-          truncated: result.truncated ? 1 : 0,
-          error: result.error ?? null,
-          receipt: signed,
-          finished_at: finishedAt,
-          duration_ms: result.durationMs,
-        })
-        .where('id', '=', row.id)
-        .execute();
+      await RECORD_RESULT.run(tx, [
+        result.status,
+        result.exitCode,
+        output,
+        outputSha256,
+        result.truncated ? 1 : 0,
+        result.error ?? null,
+        signed,
+        finishedAt,
+        result.durationMs,
+        row.id,
+      ]);
       return signed;
     });
     return {

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import type { Store } from '../store/index.js';
+import { Statement, type Store } from '../store/index.js';
 import type { ApiKeysTable } from '../store/tables.js';
 import type { Scope } from './scopes.js';
 
@@ -34,6 +34,7 @@ export interface ApiKeyInfo {
 /** `alk_<8 visible characters>_<43 secret characters>`: recognisable in logs and config, 256 bits of secret. */
 const KEY_PATTERN = /^alk_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$/;
 const LAST_USED_EVERY_MS = 60_000;
+const KEY_BY_PREFIX = new Statement<ApiKeysTable>('select * from api_keys where prefix = ?');
 /** Compared against when the prefix is unknown, so a miss takes as long as a hit. */
 const DUMMY_HASH = Buffer.alloc(32);
 
@@ -100,7 +101,7 @@ export class ApiKeys {
   /** The principal for a presented key, or why there is none. Never throws for a bad key. */
   async authenticate(key: string): Promise<{ principal: Principal } | { failure: 'malformed' | 'unknown' | 'revoked' }> {
     const match = KEY_PATTERN.exec(key);
-    const row = match ? await this.store.db.selectFrom('api_keys').selectAll().where('prefix', '=', match[1] as string).executeTakeFirst() : undefined;
+    const row = match ? await KEY_BY_PREFIX.first(this.store, [match[1] as string]) : undefined;
     const presented = hashKey(key);
     const stored = row ? Buffer.from(row.secret_hash, 'hex') : DUMMY_HASH;
     const equal = timingSafeEqual(presented, stored.length === presented.length ? stored : DUMMY_HASH) && row !== undefined;
