@@ -107,6 +107,7 @@ export async function openRuntime(config: ResolvedConfig, logger: Logger): Promi
     metrics,
     logger,
     async close() {
+      gateway.close();
       mirror?.close();
       await store.close();
     },

@@ -4,6 +4,7 @@ import { opHash, parseCommand, type Operation } from '../approvals/index.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
 import { killLeftover, runLocal, type ExecResult } from '../executors/local.js';
+import { Spawner } from '../executors/spawner.js';
 import { Statement, allColumns, insertStatement, type Store } from '../store/index.js';
 import type { ApprovalsTable, ExecutionsTable } from '../store/tables.js';
 import type { TargetRegistry } from '../targets/registry.js';
@@ -46,6 +47,9 @@ export const REPLAY_ERROR = 'Token has already been used';
  * operation run; the result is recorded with execution.finished and returned with a signed receipt.
  */
 export class Gateway {
+  /** Commands are forked from a small helper process, not from the server (see Spawner). */
+  private readonly spawner = new Spawner();
+
   constructor(
     private readonly deps: {
       readonly store: Store;
@@ -122,8 +126,13 @@ export class Gateway {
       onStart: (process) => {
         void RECORD_PROCESS.run(this.deps.store, [process, row.id, 'running']).catch(() => undefined);
       },
-    });
+    }, this.spawner);
     return this.finish(row, claims, result);
+  }
+
+  /** Stops the spawner process (at shutdown, once no request is in flight). */
+  close(): void {
+    this.spawner.close();
   }
 
   /**
