@@ -79,13 +79,13 @@ export class RemoteChild extends EventEmitter {
 export class Spawner {
   private helper: ChildProcess | undefined;
   private nextId = 1;
-  private readonly running = new Map<number, RemoteChild>();
+  private readonly running = new Map<number, { child: RemoteChild; helper: ChildProcess }>();
 
   start(job: SpawnJob): RemoteChild {
     const helper = this.ensure();
     const id = this.nextId++;
     const child = new RemoteChild();
-    this.running.set(id, child);
+    this.running.set(id, { child, helper });
     channelOf(helper)?.ref();
     helper.send({ id, ...job });
     return child;
@@ -109,7 +109,7 @@ export class Spawner {
     helper.on('error', () => undefined);
     helper.on('exit', () => {
       if (this.helper === helper) this.helper = undefined;
-      this.abandon(new Error('the spawner process stopped'));
+      this.abandon(helper, new Error('the spawner process stopped'));
     });
     helper.unref();
     // The IPC channel would keep the event loop alive; it is held only while commands run.
@@ -119,7 +119,7 @@ export class Spawner {
   }
 
   private dispatch(message: SpawnerMessage): void {
-    const child = this.running.get(message.id);
+    const child = this.running.get(message.id)?.child;
     if (!child) return;
     switch (message.type) {
       case 'start':
@@ -144,10 +144,12 @@ export class Spawner {
     if (this.helper) channelOf(this.helper)?.unref();
   }
 
-  private abandon(error: Error): void {
-    const running = [...this.running.values()];
-    this.running.clear();
-    for (const child of running) {
+  /** Fails what `helper` was running when it stopped, killing the process groups it had started. */
+  private abandon(helper: ChildProcess, error: Error): void {
+    for (const [id, entry] of [...this.running]) {
+      if (entry.helper !== helper) continue;
+      this.running.delete(id);
+      const { child } = entry;
       if (child.pid !== undefined) {
         try {
           process.kill(-child.pid, 'SIGKILL');
@@ -158,6 +160,7 @@ export class Spawner {
       child.emit('error', Object.assign(new Error(error.message), { code: 'ESPAWNER' }));
       child.emit('close', null, null);
     }
+    if (this.running.size === 0) this.idle();
   }
 }
 
