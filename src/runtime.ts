@@ -144,6 +144,7 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     redis,
     logger,
     async close() {
+      gateway.close();
       mirror?.close();
       redis?.disconnect();
       await store.close();

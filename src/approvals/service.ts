@@ -4,7 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { AuditEventInput, AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
 import { actorOf, assertMayUse, mayUse, type Challenges, type Mfa, type Principal } from '../identity/index.js';
-import type { Store, Tx } from '../store/index.js';
+import { Statement, allColumns, insertStatement, type Store, type Tx } from '../store/index.js';
 import type { ApprovalDecisionsTable, ApprovalsTable } from '../store/tables.js';
 import { enforceGate, type TargetRegistry } from '../targets/index.js';
 import { canonicalOp, displayOp, opHash, parseCommand, type Operation } from './command.js';
@@ -48,6 +48,15 @@ export interface ApprovalView {
 
 export const POLICY_ACTOR = 'policy';
 const POLL_MS = 250;
+
+const APPROVAL_COLUMNS = allColumns<ApprovalsTable>()(
+  'id', 'worker_id', 'task_name', 'instruction', 'environment', 'target', 'command', 'op', 'op_hash', 'risk_level', 'risk_reasons', 'score', 'findings',
+  'status', 'requested_by', 'decided_by', 'decision_reason', 'created_at', 'expires_at', 'decided_at', 'token_jti', 'minted_at', 'executed_at',
+  'required_approvals', 'step_up',
+);
+const INSERT_APPROVAL = insertStatement('approvals', APPROVAL_COLUMNS);
+const APPROVAL_BY_ID = new Statement<ApprovalsTable>('select * from approvals where id = ?');
+const LOCK_APPROVAL = new Statement<ApprovalsTable>({ sqlite: 'select * from approvals where id = ?', postgres: 'select * from approvals where id = ? for update' });
 
 function view(row: ApprovalsTable, decisions: readonly ApprovalDecisionsTable[] = []): ApprovalView {
   return {
@@ -180,7 +189,7 @@ export class Approvals {
       step_up: environment.stepUp.includes(risk.level) || sensitive.length > 0 ? 1 : 0,
     };
     await this.deps.store.transaction(async (tx) => {
-      await tx.db.insertInto('approvals').values(row).execute();
+      await INSERT_APPROVAL.run(tx, APPROVAL_COLUMNS.map((column) => row[column]));
       if (challengeUsed) {
         await this.deps.challenges.consume(tx, input.challenge_id as string, { userId: principal.userId, as: 'planner', for: `approval:${row.id}`, actor, approvalId: row.id });
       }
@@ -201,7 +210,7 @@ export class Approvals {
   }
 
   async get(id: string): Promise<ApprovalView> {
-    const row = await this.deps.store.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await APPROVAL_BY_ID.first(this.deps.store, [id]);
     if (!row) throw notFound(id);
     if (!isDue(row)) return view(row, await this.decisionsOf([id]));
     // Its time ran out: expire it now rather than wait for the timer, then show it as it stands.
@@ -384,9 +393,7 @@ function isDue(row: ApprovalsTable): boolean {
 }
 
 async function lockApproval(tx: Tx, id: string): Promise<ApprovalsTable | undefined> {
-  let query = tx.db.selectFrom('approvals').selectAll().where('id', '=', id);
-  if (tx.dialect === 'postgres') query = query.forUpdate();
-  return query.executeTakeFirst();
+  return LOCK_APPROVAL.first(tx, [id]);
 }
 
 function notFound(id: string): AirlockError {

@@ -1,5 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
+import { Statement, allColumns, insertStatement } from '../store/statements.js';
 import type { Store, Tx } from '../store/store.js';
+import type { AuditEventsTable } from '../store/tables.js';
 import { canonicalEvent, canonicalJson, chainHash, type AuditEvent } from './canonical.js';
 import type { AuditSigner } from './keys.js';
 import type { AuditMirror } from './mirror.js';
@@ -40,6 +42,24 @@ export interface AuditLogOptions {
 
 /** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const INSERT_CHUNK = 500;
+
+const EVENT_COLUMNS = allColumns<AuditEventsTable>()('seq', 'id', 'time', 'actor', 'action', 'subject_type', 'subject_id', 'environment', 'target', 'data', 'prev_hash', 'hash');
+/** The INSERT of n events, made on first use (most appends are of one or two events). */
+const insertEvents = new Map<number, Statement>();
+function insertEventsOf(count: number): Statement {
+  let statement = insertEvents.get(count);
+  if (!statement) {
+    statement = insertStatement('audit_events', EVENT_COLUMNS, count);
+    insertEvents.set(count, statement);
+  }
+  return statement;
+}
+const LOCK_HEAD = new Statement<{ seq: number; hash: string; checkpoint_seq: number }>({
+  sqlite: 'select seq, hash, checkpoint_seq from audit_head where id = 1',
+  // SQLite's BEGIN IMMEDIATE already holds the lock.
+  postgres: 'select seq, hash, checkpoint_seq from audit_head where id = 1 for update',
+});
+const MOVE_HEAD = new Statement('update audit_head set seq = ?, hash = ?, checkpoint_seq = ?, updated_at = ? where id = 1');
 
 /** What a checkpoint signs: the position and hash of the head, the time and the key. */
 export function checkpointMessage(checkpoint: Omit<Checkpoint, 'signature'>): string {
@@ -82,14 +102,15 @@ export class AuditLog {
       return row;
     });
     for (let start = 0; start < events.length; start += INSERT_CHUNK) {
-      await tx.db.insertInto('audit_events').values(events.slice(start, start + INSERT_CHUNK)).execute();
+      const chunk = events.slice(start, start + INSERT_CHUNK);
+      await insertEventsOf(chunk.length).run(tx, chunk.flatMap((event) => EVENT_COLUMNS.map((column) => event[column])));
     }
     let checkpointSeq = head.checkpointSeq;
     if (seq - checkpointSeq >= this.options.checkpointEvery) {
       await this.writeCheckpoint(tx, seq, hash);
       checkpointSeq = seq;
     }
-    await tx.db.updateTable('audit_head').set({ seq, hash, checkpoint_seq: checkpointSeq, updated_at: time }).where('id', '=', 1).execute();
+    await MOVE_HEAD.run(tx, [seq, hash, checkpointSeq, time]);
     tx.onCommit(() => {
       this.options.mirror?.write(events);
       this.options.onCommitted?.(events);
@@ -127,9 +148,8 @@ export class AuditLog {
 
 /** Reads the head row; in PostgreSQL under FOR UPDATE (SQLite's BEGIN IMMEDIATE already holds the lock). */
 async function lockHead(tx: Tx): Promise<ChainHead> {
-  let query = tx.db.selectFrom('audit_head').select(['seq', 'hash', 'checkpoint_seq']).where('id', '=', 1);
-  if (tx.dialect === 'postgres') query = query.forUpdate();
-  const row = await query.executeTakeFirstOrThrow();
+  const row = await LOCK_HEAD.first(tx, []);
+  if (!row) throw new Error('the audit_head row is missing');
   return { seq: row.seq, hash: row.hash, checkpointSeq: row.checkpoint_seq };
 }
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Operation } from '../approvals/index.js';
+import type { Spawner } from './spawner.js';
 
 export interface ExecLimits {
   readonly timeoutSeconds: number;
@@ -35,9 +36,10 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGA
  * /bin/sh -c (the caller has checked the target allows it). The process gets its own group, so a
  * timeout kills everything it started.
  */
-export function runLocal(op: Operation, limits: ExecLimits): Promise<ExecResult> {
+export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): Promise<ExecResult> {
   mkdirSync(limits.cwd, { recursive: true, mode: 0o700 });
   const [file, ...args] = op.kind === 'exec' ? op.argv : ['/bin/sh', '-c', op.script];
+  const env = { ...SCRUBBED_ENV, HOME: limits.cwd };
   const started = performance.now();
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -45,7 +47,6 @@ export function runLocal(op: Operation, limits: ExecLimits): Promise<ExecResult>
     let truncated = false;
     let timedOut = false;
     let spawnError: NodeJS.ErrnoException | undefined;
-    const child = spawn(file as string, args, { cwd: limits.cwd, env: { ...SCRUBBED_ENV, HOME: limits.cwd }, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer): void => {
       if (size >= limits.outputCapBytes) {
         truncated = true;
@@ -57,12 +58,26 @@ export function runLocal(op: Operation, limits: ExecLimits): Promise<ExecResult>
       chunks.push(kept);
       size += kept.length;
     };
-    if (child.pid !== undefined) {
-      const identity = processIdentity(child.pid);
-      if (identity) limits.onStart?.(identity);
+    let child: { readonly pid?: number | undefined; on(event: string, listener: (...args: any[]) => void): unknown };
+    if (spawner) {
+      const remote = spawner.start({ file: file as string, args, cwd: limits.cwd, env, cap: limits.outputCapBytes });
+      remote.on('start', (identity: string | undefined) => {
+        if (identity) limits.onStart?.(identity);
+        // A timeout that fired before the helper reported the pid kills the group now.
+        if (timedOut) killGroup(remote.pid);
+      });
+      remote.on('data', collect);
+      child = remote;
+    } else {
+      const local = spawn(file as string, args, { cwd: limits.cwd, env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      if (local.pid !== undefined) {
+        const identity = processIdentity(local.pid);
+        if (identity) limits.onStart?.(identity);
+      }
+      local.stdout.on('data', collect);
+      local.stderr.on('data', collect);
+      child = local;
     }
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child.pid);
@@ -74,6 +89,10 @@ export function runLocal(op: Operation, limits: ExecLimits): Promise<ExecResult>
       clearTimeout(timer);
       const durationMs = Math.round(performance.now() - started);
       const output = Buffer.concat(chunks);
+      if (spawnError?.code === 'ESPAWNER') {
+        resolve({ status: 'failed', exitCode: null, output, truncated, durationMs, error: `the spawner process stopped while ${file} ran (ESPAWNER); its process group was killed` });
+        return;
+      }
       if (spawnError) {
         const notFound = spawnError.code === 'ENOENT';
         resolve({ status: 'failed', exitCode: notFound ? 127 : 126, output, truncated, durationMs, error: notFound ? `command not found: ${file}` : `cannot run ${file}: ${spawnError.code ?? spawnError.message}` });

@@ -4,8 +4,9 @@ import { opHash, parseCommand, type Operation } from '../approvals/index.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
 import { killLeftover, runLocal, type ExecResult } from '../executors/local.js';
-import type { Store } from '../store/index.js';
-import type { ExecutionsTable } from '../store/tables.js';
+import { Spawner } from '../executors/spawner.js';
+import { Statement, allColumns, insertStatement, type Store } from '../store/index.js';
+import type { ApprovalsTable, ExecutionsTable } from '../store/tables.js';
 import { enforceGate, type TargetRegistry } from '../targets/index.js';
 import type { CapabilityClaims, Tokens } from '../tokens/service.js';
 import { signReceipt, type ReceiptClaims } from './receipts.js';
@@ -24,6 +25,20 @@ export interface ExecuteResponse {
   readonly receipt: string;
 }
 
+const EXECUTION_COLUMNS = allColumns<ExecutionsTable>()(
+  'id', 'jti', 'approval_id', 'instance_id', 'environment', 'target', 'op_hash', 'status', 'exit_code', 'output', 'output_sha256', 'truncated', 'error', 'receipt',
+  'process', 'started_at', 'finished_at', 'duration_ms',
+);
+/** The single-use guarantee: one row per jti; a second insert of the same jti inserts nothing and returns no row. */
+const CONSUME = insertStatement<{ id: string }>('executions', EXECUTION_COLUMNS, 1, ' on conflict (jti) do nothing returning id');
+const APPROVAL_BY_ID = new Statement<ApprovalsTable>('select * from approvals where id = ?');
+const MARK_EXECUTED = new Statement('update approvals set status = ?, executed_at = ? where id = ?');
+const RUNNING_ON_TARGET = new Statement<{ n: number | string }>("select count(*) as n from executions where target = ? and status = 'running'");
+const RECORD_PROCESS = new Statement('update executions set process = ? where id = ? and status = ?');
+const RECORD_RESULT = new Statement(
+  'update executions set status = ?, exit_code = ?, output = ?, output_sha256 = ?, truncated = ?, error = ?, receipt = ?, finished_at = ?, duration_ms = ? where id = ?',
+);
+
 /** The reference text for a consumed token, kept verbatim for existing clients. */
 export const REPLAY_ERROR = 'Token has already been used';
 
@@ -33,6 +48,9 @@ export const REPLAY_ERROR = 'Token has already been used';
  * operation run; the result is recorded with execution.finished and returned with a signed receipt.
  */
 export class Gateway {
+  /** Commands are forked from a small helper process, not from the server (see Spawner). */
+  private readonly spawner = new Spawner();
+
   constructor(
     private readonly deps: {
       readonly store: Store;
@@ -52,13 +70,8 @@ export class Gateway {
     if (!target) throw await this.refuse('unknown_target', 403, `the token names target ${claims.tgt}, which this gateway does not serve`, claims, meta);
     // The gate again, as the registry stands now (it may have been reloaded since the request), with
     // the target's running executions across every instance.
-    const running = await this.deps.store.db
-      .selectFrom('executions')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('target', '=', target.id)
-      .where('status', '=', 'running')
-      .executeTakeFirstOrThrow();
-    await enforceGate(this.deps.audit, target, { op, environment: claims.env, capability: 'exec', running: Number(running.n) }, { actor: `token:${claims.jti}`, stage: 'execution' });
+    const running = Number((await RUNNING_ON_TARGET.first(this.deps.store, [target.id]))?.n ?? 0);
+    await enforceGate(this.deps.audit, target, { op, environment: claims.env, capability: 'exec', running }, { actor: `token:${claims.jti}`, stage: 'execution' });
 
     const started = new Date().toISOString();
     const row: ExecutionsTable = {
@@ -83,14 +96,14 @@ export class Gateway {
     };
     const consumed = await this.deps.store.transaction(async (tx): Promise<'consumed' | 'replayed' | 'mismatch'> => {
       // The single-use guarantee: one row per jti, whichever instance gets there first.
-      const inserted = await tx.db.insertInto('executions').values(row).onConflict((conflict) => conflict.column('jti').doNothing()).returning('id').executeTakeFirst();
+      const inserted = await CONSUME.first(tx, EXECUTION_COLUMNS.map((column) => row[column]));
       if (!inserted) return 'replayed';
       // Even a validly signed token must be the one minted for this approval, as approved.
-      const approval = await tx.db.selectFrom('approvals').selectAll().where('id', '=', claims.apr).executeTakeFirst();
+      const approval = await APPROVAL_BY_ID.first(tx, [claims.apr]);
       if (!approval || approval.token_jti !== claims.jti || approval.op_hash !== claims.op || approval.environment !== claims.env || approval.target !== claims.tgt || approval.status !== 'APPROVED') {
         throw new TokenMismatch();
       }
-      await tx.db.updateTable('approvals').set({ status: 'EXECUTED', executed_at: started }).where('id', '=', claims.apr).execute();
+      await MARK_EXECUTED.run(tx, ['EXECUTED', started, claims.apr]);
       await this.deps.audit.append(tx, {
         actor: `token:${claims.jti}`,
         action: 'execution.started',
@@ -113,10 +126,15 @@ export class Gateway {
       cwd: target.workDir,
       // Off the response's path: only a crash recovery ever reads it.
       onStart: (process) => {
-        void this.deps.store.db.updateTable('executions').set({ process }).where('id', '=', row.id).where('status', '=', 'running').execute().catch(() => undefined);
+        void RECORD_PROCESS.run(this.deps.store, [process, row.id, 'running']).catch(() => undefined);
       },
-    });
+    }, this.spawner);
     return this.finish(row, claims, result);
+  }
+
+  /** Stops the spawner process (at shutdown, once no request is in flight). */
+  close(): void {
+    this.spawner.close();
   }
 
   /**
@@ -204,21 +222,18 @@ export class Gateway {
         audit_hash: event?.hash ?? '',
       };
       const signed = await signReceipt(this.deps.receiptKey, claimsOfReceipt);
-      await tx.db
-        .updateTable('executions')
-        .set({
-          status: result.status,
-          exit_code: result.exitCode,
-          output,
-          output_sha256: outputSha256,
-          truncated: result.truncated ? 1 : 0,
-          error: result.error ?? null,
-          receipt: signed,
-          finished_at: finishedAt,
-          duration_ms: result.durationMs,
-        })
-        .where('id', '=', row.id)
-        .execute();
+      await RECORD_RESULT.run(tx, [
+        result.status,
+        result.exitCode,
+        output,
+        outputSha256,
+        result.truncated ? 1 : 0,
+        result.error ?? null,
+        signed,
+        finishedAt,
+        result.durationMs,
+        row.id,
+      ]);
       return signed;
     });
     return {

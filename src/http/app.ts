@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -29,6 +29,25 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * One log line per request at info: "request completed" carries the request (method, url, client) as
+ * well as the status and time, so the "incoming request" line adds nothing there and is written at debug.
+ * A request that fails still gets Fastify's "request errored" line at error.
+ */
+class RequestLog extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) {
+      super.requestCompleted(error, request, reply);
+      return;
+    }
+    reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 export interface AppOptions {
   /** Readiness turns off once this returns true (graceful shutdown). */
   readonly isDraining?: () => boolean;
@@ -40,6 +59,7 @@ export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   const app = Fastify({
     loggerInstance: runtime.logger as FastifyBaseLogger,
+    logController: new RequestLog(),
     requestIdHeader: false,
     genReqId: (request) => {
       const incoming = request.headers['x-request-id'];

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import type { Store, Tx } from '../store/index.js';
+import { Statement, type Store, type Tx } from '../store/index.js';
 import type { ApiKeysTable, UsersTable } from '../store/tables.js';
 import { actorOf, type Principal } from './principal.js';
 import { effectiveScopes, leastRoleFor, roleCovers, type Role } from './roles.js';
@@ -38,6 +38,10 @@ export interface CreateKeyInput {
 /** `alk_<8 visible characters>_<43 secret characters>`: recognisable in logs and config, 256 bits of secret. */
 const KEY_PATTERN = /^alk_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$/;
 const LAST_USED_EVERY_MS = 60_000;
+/** The key with its owner's name, role and status: one statement on every authenticated request. */
+const KEY_BY_PREFIX = new Statement<ApiKeysTable & { owner: string | null; owner_role: string | null; owner_status: string | null }>(
+  'select api_keys.*, users.username as owner, users.role as owner_role, users.status as owner_status from api_keys left join users on users.id = api_keys.user_id where api_keys.prefix = ?',
+);
 /** Compared against when the prefix is unknown, so a miss takes as long as a hit. */
 const DUMMY_HASH = Buffer.alloc(32);
 
@@ -205,15 +209,7 @@ export class ApiKeys {
   /** The principal for a presented key, or why there is none. Never throws for a bad key. */
   async authenticate(key: string): Promise<{ principal: Principal } | { failure: KeyFailure }> {
     const match = KEY_PATTERN.exec(key);
-    const row = match
-      ? await this.store.db
-          .selectFrom('api_keys')
-          .leftJoin('users', 'users.id', 'api_keys.user_id')
-          .selectAll('api_keys')
-          .select(['users.username as owner', 'users.role as owner_role', 'users.status as owner_status'])
-          .where('prefix', '=', match[1] as string)
-          .executeTakeFirst()
-      : undefined;
+    const row = match ? await KEY_BY_PREFIX.first(this.store, [match[1] as string]) : undefined;
     const presented = hashKey(key);
     const stored = row ? Buffer.from(row.secret_hash, 'hex') : DUMMY_HASH;
     const equal = timingSafeEqual(presented, stored.length === presented.length ? stored : DUMMY_HASH) && row !== undefined;

@@ -5,7 +5,7 @@ import { opHash, parseCommand, type Approvals } from '../approvals/index.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
 import { actorOf, hasScope, mayUse, type Principal } from '../identity/index.js';
-import type { Store } from '../store/index.js';
+import { Statement, type Store } from '../store/index.js';
 
 /** The claims of a capability token (DESIGN.md section 2). */
 export const CapabilityClaimsSchema = z.object({
@@ -47,6 +47,8 @@ export interface TokenSettings {
   readonly issuer: string;
   readonly audience: string;
 }
+
+const RECORD_MINT = new Statement('update approvals set token_jti = ?, minted_at = ? where id = ?');
 
 /** Clock skew tolerated between the minting and the executing machine. */
 const CLOCK_TOLERANCE_SECONDS = 5;
@@ -121,7 +123,7 @@ export class Tokens {
         .setExpirationTime(exp)
         .sign(signing.privateKey);
       const mintedAt = new Date(now * 1000).toISOString();
-      await tx.db.updateTable('approvals').set({ token_jti: jti, minted_at: mintedAt }).where('id', '=', row.id).execute();
+      await RECORD_MINT.run(tx, [jti, mintedAt, row.id]);
       await this.deps.audit.append(tx, {
         actor,
         action: 'token.minted',

@@ -64,4 +64,18 @@ describe('logs', () => {
     }
     expect(logged).toContain('/v1/auth/login');
   });
+
+  it('write one line per request at info, with the request, the status and the time', async () => {
+    const { lines, stream } = capture();
+    const server = await startServer(testConfig(), createLogger('info', stream));
+    const response = await request(`${server.url}/health`, { headers: { authorization: 'Bearer sk-live-789', 'x-request-id': 'req-info' } });
+    await response.body.dump();
+    await server.close();
+    const entries = lines.map((line) => JSON.parse(line) as { reqId?: string; msg: string; req?: { method: string; url: string }; res?: { statusCode: number }; responseTime?: number });
+    const mine = entries.filter((entry) => entry.reqId === 'req-info');
+    expect(mine.map((entry) => entry.msg)).toEqual(['request completed']);
+    expect(mine[0]).toMatchObject({ req: { method: 'GET', url: '/health' }, res: { statusCode: 200 } });
+    expect(typeof mine[0]?.responseTime).toBe('number');
+    expect(lines.join('\n')).not.toContain('sk-live-789');
+  });
 });

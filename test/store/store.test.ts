@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { verifyChain } from '../../src/audit/index.js';
 import { migrate } from '../../src/store/index.js';
 import { events, testAuditLog } from '../helpers/audit.js';
 import { createStore, rawSql, storeKinds } from '../helpers/databases.js';
@@ -52,5 +53,34 @@ describe.each(storeKinds())('store on %s', (kind) => {
     });
     expect(committed).toBe(1);
     expect(await audit.head()).toMatchObject({ seq: 2 });
+  });
+  it('keeps concurrent transactions apart: a failing one takes nothing of the others with it, and the chain stays whole', async () => {
+    const { store } = await createStore(kind);
+    const { audit, keys } = testAuditLog(store, 7);
+    const committed: number[] = [];
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 24 }, (_, index) =>
+        store.transaction(async (tx) => {
+          tx.onCommit(() => committed.push(index));
+          await audit.append(tx, events(1 + (index % 3), `unit-${index}`));
+          if (index % 5 === 2) throw new Error(`unit ${index} failed`);
+          return index;
+        }),
+      ),
+    );
+    const failed = outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [index] : []));
+    expect(failed).toEqual([2, 7, 12, 17, 22]);
+    for (const index of failed) expect((outcomes[index] as PromiseRejectedResult).reason).toMatchObject({ message: `unit ${index} failed` });
+    const succeeded = outcomes.flatMap((outcome, index) => (outcome.status === 'fulfilled' ? [index] : []));
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled').map((outcome) => (outcome as PromiseFulfilledResult<number>).value)).toEqual(succeeded);
+    expect([...committed].sort((a, b) => a - b)).toEqual(succeeded);
+    const rows = await store.db.selectFrom('audit_events').select(['actor']).orderBy('seq').execute();
+    const expected = succeeded.reduce((sum, index) => sum + 1 + (index % 3), 0);
+    expect(rows).toHaveLength(expected);
+    expect(new Set(rows.map((row) => row.actor))).toEqual(new Set(succeeded.map((index) => `unit-${index}`)));
+    expect(await audit.head()).toMatchObject({ seq: expected });
+    const report = await verifyChain(store, keys);
+    expect(report.problem).toBeUndefined();
+    expect(report).toMatchObject({ ok: true, count: expected });
   });
 });
