@@ -1,17 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../../src/executors/local.js';
 import { Spawner } from '../../src/executors/spawner.js';
+import { alive } from '../helpers/process.js';
 import { tmpDir } from '../helpers/tmp.js';
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 describe('the spawner process', () => {
   const spawner = new Spawner();

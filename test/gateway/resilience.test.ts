@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Agent } from 'undici';
@@ -8,18 +8,8 @@ import { CLI, cleanEnv, runCli } from '../helpers/cli.js';
 import { createDatabase, storeKinds, type StoreKind } from '../helpers/databases.js';
 import { approvedToken, execute, startGate } from '../helpers/gate.js';
 import { bearer, http } from '../helpers/http.js';
-import { spawnServer } from '../helpers/process.js';
+import { alive, spawnServer } from '../helpers/process.js';
 import { tmpDir } from '../helpers/tmp.js';
-
-/** Whether a process runs (a zombie waiting for its reaper does not count). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** A data directory initialised against a fresh database: its admin key and how to start servers on it. */
 async function sharedSetup(kind: StoreKind) {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll } from 'vitest';
 
 const children: ChildProcess[] = [];
@@ -64,4 +65,14 @@ export function spawnServer(command: string, args: readonly string[], options: {
     child.on('error', reject);
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)));
   });
+}
+
+/** Whether a process runs (a zombie waiting for its reaper does not count). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
