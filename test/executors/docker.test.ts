@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type Docker from 'dockerode';
 import { AirlockError } from '../../src/errors.js';
+import * as ops from '../../src/executors/container-ops.js';
 import { DockerExecutor, engineClient } from '../../src/executors/docker.js';
 import type { ExecLimits } from '../../src/executors/executor.js';
 import { startContainerEngine, type ContainerEngine } from '../helpers/container-engine.js';
@@ -9,11 +11,13 @@ import { tmpDir } from '../helpers/tmp.js';
 const limits = (over: Partial<ExecLimits> = {}): ExecLimits => ({ timeoutSeconds: 30, outputCapBytes: 1024 * 1024, cwd: '/unused-by-containers', ...over });
 
 let engine: ContainerEngine;
+let docker: Docker;
 let box: { id: string; name: string };
 let executor: DockerExecutor;
 
 beforeAll(async () => {
   engine = await startContainerEngine();
+  docker = engineClient({ socketPath: engine.socketPath });
   box = await engine.container(['/bin/busybox', 'sleep', '3600']);
   executor = new DockerExecutor({ socketPath: engine.socketPath, container: box.name });
 }, 120_000);
@@ -136,5 +140,79 @@ describe('engineClient', () => {
     expect(() => engineClient({ url: 'ftp://h:1' })).toThrow(/tcp:\/\/host:port/);
     expect(() => engineClient({ url: 'tcp://h' })).toThrow(/tcp:\/\/host:port/);
     expect(engineClient({ url: 'tcp://127.0.0.1:2375' })).toBeTruthy();
+  });
+});
+
+describe('container ops', () => {
+  let logger: { id: string; name: string };
+  beforeAll(async () => {
+    logger = await engine.container(['sh', '-c', 'for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; exec sleep 3600'], { namePrefix: 'airlock-ops', labels: { 'airlock.test': 'yes' } });
+  });
+
+  it('list sees the test containers', async () => {
+    const rows = await ops.list(docker);
+    const row = rows.find((r) => r.id === logger.id);
+    expect(row).toMatchObject({ names: [logger.name], state: 'running' });
+    expect(row?.image).toContain('airlock-test/busybox');
+    expect(JSON.parse(JSON.stringify(rows))).toEqual(rows);
+  });
+
+  it('inspect gives a reduced view', async () => {
+    const view = await ops.inspect(docker, logger.name);
+    expect(view).toMatchObject({ id: logger.id, name: logger.name, state: { status: 'running', running: true }, labels: { 'airlock.test': 'yes' } });
+    expect(view.state.pid).toBeGreaterThan(0);
+    expect(Number.isNaN(Date.parse(view.state.startedAt))).toBe(false);
+    expect(Object.keys(view).sort()).toEqual(['id', 'image', 'labels', 'name', 'restartCount', 'state']);
+  });
+
+  it('logs returns the text, with tail and since, capped', async () => {
+    // The container prints asynchronously from its start: wait until the last line is there.
+    let all = await ops.logs(docker, logger.name);
+    for (let i = 0; i < 100 && !all.text.includes('oops'); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      all = await ops.logs(docker, logger.name);
+    }
+    expect(all.text).toBe('line 1\nline 2\nline 3\nline 4\nline 5\noops\n');
+    expect(all.truncated).toBe(false);
+    expect((await ops.logs(docker, logger.name, { tail: 2 })).text).toBe('line 5\noops\n');
+    expect((await ops.logs(docker, logger.name, { since: 3600 })).text).toContain('line 1');
+    expect((await ops.logs(docker, logger.name, { since: new Date(Date.now() + 3_600_000).toISOString() })).text).toBe('');
+    expect(await ops.logs(docker, logger.name, { maxBytes: 10 })).toMatchObject({ text: 'line 1\nlin', truncated: true });
+  });
+
+  it('validates its input', async () => {
+    await expect(ops.inspect(docker, 'bad name; rm -rf /')).rejects.toThrow();
+    await expect(ops.inspect(docker, 'x')).rejects.toThrow();
+    await expect(ops.logs(docker, logger.name, { tail: 0 })).rejects.toThrow();
+    await expect(ops.logs(docker, logger.name, { tail: 10_001 })).rejects.toThrow();
+    await expect(ops.logs(docker, logger.name, { since: 'yesterday' as never })).rejects.toThrow();
+    expect(ops.ContainerName.parse('/web_1.a-b')).toBe('web_1.a-b');
+    expect(ops.Since.safeParse('2026-01-02T03:04:05Z').success).toBe(true);
+    expect(ops.Since.safeParse(-5).success).toBe(false);
+  });
+
+  it('a missing container is container_not_found; an unreachable engine is engine_unavailable', async () => {
+    expect(await rejection(ops.inspect(docker, 'airlock-no-such-container'))).toMatchObject({ code: 'container_not_found', status: 404 });
+    expect(await rejection(ops.restart(docker, 'airlock-no-such-container', { timeoutSeconds: 0 }))).toMatchObject({ code: 'container_not_found' });
+    const nowhere = engineClient({ socketPath: join(tmpDir(), 'nothing-listens.sock') });
+    expect(await rejection(ops.list(nowhere))).toMatchObject({ code: 'engine_unavailable', status: 503 });
+  });
+
+  it('restart, stop and start change the state', async () => {
+    const before = await ops.inspect(docker, logger.name);
+    const restarted = await ops.restart(docker, logger.name, { timeoutSeconds: 0 });
+    expect(restarted.state.running).toBe(true);
+    expect(restarted.state.startedAt !== before.state.startedAt || restarted.restartCount > before.restartCount).toBe(true);
+
+    const stopped = await ops.stop(docker, logger.name, { timeoutSeconds: 0 });
+    expect(stopped.state).toMatchObject({ status: 'exited', running: false });
+    expect((await ops.list(docker)).some((r) => r.id === logger.id)).toBe(false);
+    expect((await ops.list(docker, { all: true })).find((r) => r.id === logger.id)?.state).toBe('exited');
+    // Stopping a stopped container is not an error.
+    expect((await ops.stop(docker, logger.name, { timeoutSeconds: 0 })).state.running).toBe(false);
+
+    const startedAgain = await ops.start(docker, logger.name);
+    expect(startedAgain.state).toMatchObject({ status: 'running', running: true });
+    expect((await ops.start(docker, logger.name)).state.running).toBe(true);
   });
 });
