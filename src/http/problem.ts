@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { isAirlockError } from '../errors.js';
+import { isConnectionError } from '../store/index.js';
 
 /** RFC 9457 problem details, with Airlock's stable `code` and the request id for support. */
 export interface Problem {
@@ -63,6 +64,11 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     if (hasZodFastifySchemaValidationErrors(error)) {
       const errors = error.validation.map((issue) => ({ path: issue.instancePath || '/', message: issue.message }));
       return sendProblem(request, reply, 400, 'invalid_request', `the request ${error.validationContext ?? 'body'} is invalid`, { errors });
+    }
+    // A query outside a transaction that lost the database: the same clear 503 as everywhere else.
+    if (isConnectionError(error)) {
+      request.log.error({ err: error }, 'the database is unreachable');
+      return sendProblem(request, reply, 503, 'store_unavailable', 'the database cannot be reached; nothing was done');
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

@@ -1,4 +1,4 @@
-export { openStore, type Dialect, type Store, type StoreOptions, type Tx } from './store.js';
+export { isConnectionError, openStore, type Dialect, type Store, type StoreOptions, type Tx } from './store.js';
 export { Statement, allColumns, insertStatement, type Queryable } from './statements.js';
 export { migrate, type MigrationReport } from './migrate.js';
 export { GENESIS_HASH } from './migrations/0001_audit.js';

@@ -258,7 +258,8 @@ async function withUnavailable<T>(description: string, work: () => Promise<T>): 
   }
 }
 
-function isConnectionError(error: unknown): boolean {
+/** Whether an error means the database cannot be reached (rather than a bad statement). */
+export function isConnectionError(error: unknown): boolean {
   if (error instanceof AggregateError) return error.errors.some(isConnectionError);
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) return true;
