@@ -15,6 +15,10 @@ const missing = sshdMissing();
 if (missing && process.env.CI) throw new Error(`the SSH executor tests need a real OpenSSH server: ${missing}`);
 if (missing) console.warn(`skipping the SSH executor tests: ${missing}`);
 
+// Unique per run, so parallel runs of this file (other worktrees, CI jobs) never see each other's sleeps.
+const RUN = String(Date.now() % 1e6).padStart(6, '0') + String(process.pid % 1000).padStart(3, '0');
+const sleepArg = (seconds: number): string => `${seconds}.${RUN}`;
+
 const exec = (...argv: string[]): Operation => ({ kind: 'exec', argv });
 const limits = (overrides: Partial<ExecLimits> = {}): ExecLimits => ({ timeoutSeconds: 30, outputCapBytes: 1 << 20, cwd: '/nonexistent-on-purpose', ...overrides });
 
@@ -114,40 +118,40 @@ describe.skipIf(missing !== undefined)('SSH executor against a real OpenSSH serv
 
   it('kills the remote command and its children on timeout', async () => {
     const started: string[] = [];
-    const result = await executor().run(exec('sleep', '300.123'), limits({ timeoutSeconds: 1, onStart: (process) => started.push(process) }));
+    const result = await executor().run(exec('sleep', sleepArg(301)), limits({ timeoutSeconds: 1, onStart: (process) => started.push(process) }));
     expect(result).toMatchObject({ status: 'timed_out', exitCode: null });
     expect(started).toHaveLength(1);
     expect(started[0]).toMatch(/^ssh:.+:\d+$/);
-    await eventually(() => processesMatching('sleep 300.123').length === 0, 'sleep 300.123 is gone');
+    await eventually(() => processesMatching(`sleep ${sleepArg(301)}`).length === 0, `sleep ${sleepArg(301)} is gone`);
 
     // A shell script with a background child: the whole process group goes.
-    const script = await executor().run({ kind: 'shell', script: 'sleep 300.456 & sleep 300.789; wait' }, limits({ timeoutSeconds: 1 }));
+    const script = await executor().run({ kind: 'shell', script: `sleep ${sleepArg(304)} & sleep ${sleepArg(307)}; wait` }, limits({ timeoutSeconds: 1 }));
     expect(script.status).toBe('timed_out');
-    await eventually(() => processesMatching('sleep 300.456').length === 0 && processesMatching('sleep 300.789').length === 0, 'both sleeps are gone');
+    await eventually(() => processesMatching(`sleep ${sleepArg(304)}`).length === 0 && processesMatching(`sleep ${sleepArg(307)}`).length === 0, 'both sleeps are gone');
   });
 
   it('ends the run and reports it when the command escapes its process group', async () => {
     const events: SshEvent[] = [];
     // setsid puts the sleep in a session of its own, out of reach of the group kill; it keeps the output open.
-    const result = await executor({}, (event) => events.push(event)).run({ kind: 'shell', script: 'setsid sleep 300.987; true' }, limits({ timeoutSeconds: 1 }));
+    const result = await executor({}, (event) => events.push(event)).run({ kind: 'shell', script: `setsid sleep ${sleepArg(309)}; true` }, limits({ timeoutSeconds: 1 }));
     try {
       expect(result).toMatchObject({ status: 'timed_out', exitCode: null });
       expect(result.error).toContain('may still be running');
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ type: 'remote_kill_failed', target: `${sshd.username}@127.0.0.1:${sshd.port}` });
     } finally {
-      for (const line of processesMatching('sleep 300.987')) process.kill(Number(line.split(' ')[0]), 'SIGKILL');
+      for (const line of processesMatching(`sleep ${sleepArg(309)}`)) process.kill(Number(line.split(' ')[0]), 'SIGKILL');
     }
   });
 
   it('stops the remote command when the abort signal fires', async () => {
     const controller = new AbortController();
-    const running = executor().run(exec('sleep', '300.246'), limits({ signal: controller.signal }));
-    await eventually(() => processesMatching('sleep 300.246').length === 1, 'sleep 300.246 runs');
+    const running = executor().run(exec('sleep', sleepArg(302)), limits({ signal: controller.signal }));
+    await eventually(() => processesMatching(`sleep ${sleepArg(302)}`).length >= 1, `sleep ${sleepArg(302)} runs`);
     controller.abort(new Error('the operator cancelled it'));
     const result = await running;
     expect(result).toMatchObject({ status: 'failed', exitCode: null, error: 'cancelled: the operator cancelled it' });
-    await eventually(() => processesMatching('sleep 300.246').length === 0, 'sleep 300.246 is gone');
+    await eventually(() => processesMatching(`sleep ${sleepArg(302)}`).length === 0, `sleep ${sleepArg(302)} is gone`);
   });
 
   it('reports a command killed by a signal as 128 + signal', async () => {
