@@ -416,6 +416,8 @@ export class SshExecutor implements Executor {
       const timer = setTimeout(() => stop('timeout'), limits.timeoutSeconds * 1000);
       const onAbort = (): void => stop('abort');
       limits.signal?.addEventListener('abort', onAbort, { once: true });
+      // Aborted while connecting or opening the channel: the listener above came too late for that.
+      if (limits.signal?.aborted) stop('abort');
       channel.end(); // the command reads an empty stdin
     });
   }

@@ -154,6 +154,14 @@ describe.skipIf(missing !== undefined)('SSH executor against a real OpenSSH serv
     await eventually(() => processesMatching(`sleep ${sleepArg(302)}`).length === 0, `sleep ${sleepArg(302)} is gone`);
   });
 
+  it('stops a command aborted while its connection was still being made', async () => {
+    const controller = new AbortController();
+    const running = executor().run(exec('sleep', sleepArg(303)), limits({ signal: controller.signal }));
+    controller.abort(); // the run is still connecting
+    expect(await running).toMatchObject({ status: 'failed', exitCode: null, error: 'cancelled' });
+    await eventually(() => processesMatching(`sleep ${sleepArg(303)}`).length === 0, `sleep ${sleepArg(303)} is gone`);
+  });
+
   it('reports a command killed by a signal as 128 + signal', async () => {
     const result = await executor().run({ kind: 'shell', script: 'kill -TERM $$' }, limits());
     expect(result).toMatchObject({ status: 'failed', exitCode: 143 });
