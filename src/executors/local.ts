@@ -9,6 +9,8 @@ export interface ExecLimits {
   readonly cwd: string;
   /** Told the identity of the process group as soon as it exists. */
   readonly onStart?: (process: string) => void;
+  /** Aborting it stops the command as a timeout would (honoured by the SSH executor). */
+  readonly signal?: AbortSignal;
 }
 
 export interface ExecResult {
