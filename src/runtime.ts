@@ -8,7 +8,7 @@ import { connectRedis } from './http/rate-limit.js';
 import { Approvals, loadPolicy } from './approvals/index.js';
 import { ApiKeys, Challenges, Mfa, SecretBox, Sessions, Users } from './identity/index.js';
 import { Gateway } from './gateway/index.js';
-import { TargetRegistry } from './targets/index.js';
+import { ExecutorPool, TargetRegistry } from './targets/index.js';
 import { Tokens } from './tokens/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
 
@@ -122,6 +122,7 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     audit,
     tokens,
     targets,
+    executors: new ExecutorPool(audit),
     receiptKey: signingKeys.receipt,
     issuer: config.tokens.issuer,
     instanceId: config.instanceId ?? 'default',

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { messageOf } from '../errors.js';
-import { executorFor } from '../targets/executors.js';
-import { TargetRegistry, targetView, type Target } from '../targets/index.js';
+import { TargetRegistry, checkTarget, targetView, type Target } from '../targets/index.js';
 import { ExitCode, print } from './output.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
 
@@ -46,16 +44,7 @@ export function registerTargetCommands(program: Command): void {
       const chosen = ids.length > 0 ? ids.map((id) => registry.require(id)) : registry.list();
       const results = [];
       for (const target of chosen) {
-        try {
-          const executor = executorFor(target);
-          try {
-            results.push({ id: target.id, executor: target.executor, ...(await executor.check()) });
-          } finally {
-            await executor.close();
-          }
-        } catch (error) {
-          results.push({ id: target.id, executor: target.executor, reachable: false, detail: messageOf(error) });
-        }
+        results.push({ id: target.id, executor: target.executor, ...(await checkTarget(target)) });
       }
       if (flags.json) print(JSON.stringify(results, null, 2));
       else {

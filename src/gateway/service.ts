@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
 import { opHash, parseCommand, type Operation } from '../approvals/index.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
-import { AirlockError } from '../errors.js';
-import { killLeftover, runLocal, type ExecResult } from '../executors/local.js';
+import { AirlockError, messageOf } from '../errors.js';
+import { killLeftover, runLocal, type ExecLimits, type ExecResult } from '../executors/local.js';
 import { Spawner } from '../executors/spawner.js';
 import { Statement, allColumns, insertStatement, type Store } from '../store/index.js';
 import type { ApprovalsTable, ExecutionsTable } from '../store/tables.js';
-import { enforceGate, type TargetRegistry } from '../targets/index.js';
+import { enforceGate, type ExecutorPool, type Target, type TargetRegistry } from '../targets/index.js';
 import type { CapabilityClaims, Tokens } from '../tokens/service.js';
 import { signReceipt, type ReceiptClaims } from './receipts.js';
 import type { ExecuteInput } from './schema.js';
@@ -57,6 +57,7 @@ export class Gateway {
       readonly audit: AuditLog;
       readonly tokens: Tokens;
       readonly targets: TargetRegistry;
+      readonly executors: ExecutorPool;
       readonly receiptKey: KeyPair;
       readonly issuer: string;
       /** Names this process's executions, so a restart can mark the ones it left running. */
@@ -120,21 +121,33 @@ export class Gateway {
     if (consumed === 'replayed') throw await this.refuse('token_replayed', 409, REPLAY_ERROR, claims, meta);
     if (consumed === 'mismatch') throw await this.refuse('token_not_for_approval', 403, 'the token was not minted for this approval as it stands', claims, meta);
 
-    const result = await runLocal(op, {
+    const limits = {
       timeoutSeconds: target.timeoutSeconds,
       outputCapBytes: target.outputCapBytes,
       cwd: target.workDir,
       // Off the response's path: only a crash recovery ever reads it.
-      onStart: (process) => {
+      onStart: (process: string) => {
         void RECORD_PROCESS.run(this.deps.store, [process, row.id, 'running']).catch(() => undefined);
       },
-    }, this.spawner);
+    };
+    const result = target.executor === 'local' ? await runLocal(op, limits, this.spawner) : await this.runRemote(target, op, limits);
     return this.finish(row, claims, result);
+  }
+
+  /** An SSH host or a container: a failure to reach it is the execution's result, recorded like any other. */
+  private async runRemote(target: Target, op: Operation, limits: ExecLimits): Promise<ExecResult> {
+    const started = performance.now();
+    try {
+      return await this.deps.executors.get(target).run(op, limits);
+    } catch (error) {
+      return { status: 'failed', exitCode: null, output: Buffer.alloc(0), truncated: false, durationMs: Math.round(performance.now() - started), error: messageOf(error) };
+    }
   }
 
   /** Stops the spawner process (at shutdown, once no request is in flight). */
   close(): void {
     this.spawner.close();
+    void this.deps.executors.close();
   }
 
   /**

@@ -1,14 +1,86 @@
-import { AirlockError } from '../errors.js';
-import type { Executor } from '../executors/executor.js';
+import { createHash } from 'node:crypto';
+import type { AuditLog } from '../audit/index.js';
+import { messageOf } from '../errors.js';
+import { DockerExecutor, engineClient } from '../executors/docker.js';
+import type { Executor, TargetCheck } from '../executors/executor.js';
 import { LocalExecutor } from '../executors/local-executor.js';
+import { SshExecutor, type SshEvent } from '../executors/ssh.js';
 import type { Target } from './load.js';
 
-/** The executor that reaches a target. */
-export function executorFor(target: Target): Executor {
+/** The executor that reaches a target; SSH events (a changed host key) go to `onEvent`. */
+export function executorFor(target: Target, onEvent?: (event: SshEvent) => void): Executor {
+  const connection = target.connection as Record<string, unknown>;
   switch (target.executor) {
     case 'local':
       return new LocalExecutor();
-    default:
-      throw new AirlockError('executor_unavailable', `the ${target.executor} executor is not available in this build`, { status: 501 });
+    case 'ssh':
+      return new SshExecutor(
+        {
+          host: connection.host as string,
+          port: connection.port as number,
+          username: connection.username as string,
+          privateKeyFile: connection.key_path as string,
+          hostKeyFingerprint: connection.host_key as string,
+          keepaliveSeconds: connection.keepalive_seconds as number,
+          maxConcurrency: target.concurrency,
+        },
+        onEvent,
+      );
+    case 'docker':
+      return new DockerExecutor({
+        ...(connection.socket_path ? { socketPath: connection.socket_path as string } : { url: connection.url as string }),
+        container: (connection.container as string | undefined) ?? '',
+      });
+  }
+}
+
+/** Connects to a target and reports, without running anything; never throws. */
+export async function checkTarget(target: Target): Promise<TargetCheck> {
+  const connection = target.connection as Record<string, unknown>;
+  // A container engine target without an exec container: the engine itself is what there is to check.
+  if (target.executor === 'docker' && !connection.container) {
+    const started = performance.now();
+    try {
+      const version = await engineClient(connection.socket_path ? { socketPath: connection.socket_path as string } : { url: connection.url as string }).version();
+      return { reachable: true, detail: `${version.Components?.[0]?.Name ?? 'engine'} ${version.Version}`, engineVersion: version.Version, latencyMs: Math.round(performance.now() - started) };
+    } catch (error) {
+      return { reachable: false, detail: messageOf(error) };
+    }
+  }
+  const executor = executorFor(target);
+  try {
+    return await executor.check();
+  } catch (error) {
+    return { reachable: false, detail: messageOf(error) };
+  } finally {
+    await executor.close().catch(() => undefined);
+  }
+}
+
+/**
+ * One live executor per target (SSH connections are pooled inside it), made on first use and replaced
+ * when a reload changes the target's definition.
+ */
+export class ExecutorPool {
+  private readonly live = new Map<string, { fingerprint: string; executor: Executor }>();
+
+  constructor(private readonly audit: AuditLog) {}
+
+  get(target: Target): Executor {
+    const fingerprint = createHash('sha256').update(JSON.stringify(target)).digest('hex');
+    const current = this.live.get(target.id);
+    if (current?.fingerprint === fingerprint) return current.executor;
+    if (current) void current.executor.close().catch(() => undefined);
+    const executor = executorFor(target, (event) => {
+      void this.audit.record({ actor: `target:${target.id}`, action: `target.${event.type}`, target: target.id, data: { ...event } }).catch(() => undefined);
+    });
+    this.live.set(target.id, { fingerprint, executor });
+    return executor;
+  }
+
+  async close(): Promise<void> {
+    const executors = [...this.live.values()].map((entry) => entry.executor);
+    this.live.clear();
+    await Promise.all(executors.map((executor) => executor.close().catch(() => undefined)));
   }
 }
