@@ -1,5 +1,6 @@
 import { CompiledQuery, type Kysely } from 'kysely';
-import type { Dialect } from './store.js';
+import { AirlockError, messageOf } from '../errors.js';
+import { isConnectionError, type Dialect } from './store.js';
 import type { Database } from './tables.js';
 
 /** Where a statement runs: the store (outside a transaction) or a transaction; both have these two. */
@@ -25,8 +26,18 @@ export class Statement<Row = unknown> {
 
   /** The rows it returns (a select, or `returning`). */
   async rows(on: Queryable, parameters: readonly unknown[]): Promise<Row[]> {
-    const result = await on.db.executeQuery<Row>(CompiledQuery.raw(this.texts[on.dialect], parameters as unknown[]));
+    const result = await this.execute<Row>(on, parameters);
     return result.rows as Row[];
+  }
+
+  /** Runs the statement; losing the database is the one clear `store_unavailable` (503), as in transactions. */
+  private async execute<R>(on: Queryable, parameters: readonly unknown[]) {
+    try {
+      return await on.db.executeQuery<R>(CompiledQuery.raw(this.texts[on.dialect], parameters as unknown[]));
+    } catch (error) {
+      if (isConnectionError(error)) throw new AirlockError('store_unavailable', `cannot reach the database: ${messageOf(error)}`, { status: 503, cause: error });
+      throw error;
+    }
   }
 
   async first(on: Queryable, parameters: readonly unknown[]): Promise<Row | undefined> {
@@ -35,7 +46,7 @@ export class Statement<Row = unknown> {
 
   /** Runs it for its effect; the number of rows it changed. */
   async run(on: Queryable, parameters: readonly unknown[]): Promise<number> {
-    const result = await on.db.executeQuery(CompiledQuery.raw(this.texts[on.dialect], parameters as unknown[]));
+    const result = await this.execute(on, parameters);
     return Number(result.numAffectedRows ?? 0);
   }
 }
