@@ -5,6 +5,7 @@ import Docker from 'dockerode';
 import type { Operation } from '../approvals/index.js';
 import { AirlockError, messageOf } from '../errors.js';
 import type { ExecLimits, ExecResult, Executor, TargetCheck } from './executor.js';
+import { CappedOutput } from './output.js';
 
 /** Where the engine listens: a unix socket (Docker, Podman's `system service`) or tcp://host:port. */
 export type EngineAddress = { readonly socketPath: string; readonly url?: undefined } | { readonly url: string; readonly socketPath?: undefined };
@@ -13,8 +14,8 @@ export interface DockerExecutorOptions {
   readonly socketPath?: string;
   /** tcp://host:port (plain HTTP; put TLS in front with a socket proxy). */
   readonly url?: string;
-  /** Name or id of the running container commands are exec'd in. */
-  readonly container: string;
+  /** Name or id of the running container commands are exec'd in; without it `check()` checks the engine alone and `run()` refuses. */
+  readonly container?: string;
   /** User (name, uid or uid:gid) the command runs as; the container's own user when absent. */
   readonly user?: string;
   /** Working directory inside the container; the container's own when absent. */
@@ -108,7 +109,7 @@ export class DockerExecutor implements Executor {
   async run(op: Operation, limits: ExecLimits): Promise<ExecResult> {
     const cmd = op.kind === 'exec' ? [...op.argv] : ['/bin/sh', '-c', op.script];
     const marker = `${MARKER}=${randomUUID()}`;
-    const container = this.docker.getContainer(this.options.container);
+    const container = this.docker.getContainer(this.containerName());
     const started = performance.now();
     let exec: Docker.Exec;
     let stream: Duplex;
@@ -125,24 +126,12 @@ export class DockerExecutor implements Executor {
       });
       stream = (await exec.start({ Detach: false, Tty: false })) as Duplex;
     } catch (error) {
-      throw engineError(error, { container: this.options.container, engine: this.engine });
+      throw engineError(error, { container: this.containerName(), engine: this.engine });
     }
-    limits.onStart?.(`docker:${this.options.container}:${marker}`);
+    limits.onStart?.(`docker:${this.containerName()}:${marker}`);
 
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let truncated = false;
-    const collect = (chunk: Buffer): void => {
-      if (size >= limits.outputCapBytes) {
-        if (chunk.length > 0) truncated = true;
-        return;
-      }
-      const room = limits.outputCapBytes - size;
-      if (chunk.length > room) truncated = true;
-      const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-      chunks.push(kept);
-      size += kept.length;
-    };
+    const collected = new CappedOutput(limits.outputCapBytes);
+    const collect = (chunk: Buffer): void => collected.add(chunk);
     // Both sinks write into one list synchronously, frame by frame, so the order of arrival survives.
     const sink = (): Writable =>
       new Writable({
@@ -173,13 +162,14 @@ export class DockerExecutor implements Executor {
       if (gaveUp) stream.destroy();
     }
     const durationMs = Math.round(performance.now() - started);
-    const output = Buffer.concat(chunks);
+    const output = collected.bytes();
+    const truncated = collected.truncated;
     if (timedOut) {
       return { status: 'timed_out', exitCode: null, output, truncated, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout${killError ? ` (${killError})` : ''}` };
     }
     const exitCode = await this.exitCode(exec);
     if (exitCode === null) return { status: 'failed', exitCode, output, truncated, durationMs, error: 'the engine did not report an exit code' };
-    return { status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, output, truncated, durationMs, ...(exitCode === 126 || exitCode === 127 ? { error: `cannot run ${cmd[0]} in ${this.options.container}` } : {}) };
+    return { status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, output, truncated, durationMs, ...(exitCode === 126 || exitCode === 127 ? { error: `cannot run ${cmd[0]} in ${this.containerName()}` } : {}) };
   }
 
   /** The exec's exit code; the engine may still report it running for a moment after the stream ended. */
@@ -189,7 +179,7 @@ export class DockerExecutor implements Executor {
         const info = await exec.inspect();
         if (!info.Running) return typeof info.ExitCode === 'number' ? info.ExitCode : null;
       } catch (error) {
-        throw engineError(error, { container: this.options.container, engine: this.engine });
+        throw engineError(error, { container: this.containerName(), engine: this.engine });
       }
       await sleep(20);
     }
@@ -200,7 +190,7 @@ export class DockerExecutor implements Executor {
   private async kill(marker: string): Promise<string | undefined> {
     const script = 'for round in 1 2 3; do for f in $(grep -lszxF "$1" /proc/[0-9]*/environ); do p=${f#/proc/}; kill -9 "${p%/environ}" 2>/dev/null; done; done; true';
     try {
-      const killer = await this.docker.getContainer(this.options.container).exec({ Cmd: ['/bin/sh', '-c', script, 'airlock-kill', marker], User: '0', AttachStdout: true, AttachStderr: true, Tty: false });
+      const killer = await this.docker.getContainer(this.containerName()).exec({ Cmd: ['/bin/sh', '-c', script, 'airlock-kill', marker], User: '0', AttachStdout: true, AttachStderr: true, Tty: false });
       const stream = (await killer.start({ Detach: false, Tty: false })) as Duplex;
       await new Promise<void>((resolve) => {
         stream.on('data', () => undefined);
@@ -213,6 +203,14 @@ export class DockerExecutor implements Executor {
     } catch (error) {
       return `could not kill: ${messageOf(error)}`;
     }
+  }
+
+  /** The container to exec in; a target that names none cannot run commands. */
+  private containerName(): string {
+    if (this.options.container === undefined) {
+      throw new AirlockError('container_not_configured', `the target names no container to run commands in (connection.container) on ${this.engine}`, { status: 400 });
+    }
+    return this.options.container;
   }
 
   async check(): Promise<TargetCheck> {
@@ -229,6 +227,8 @@ export class DockerExecutor implements Executor {
       const latencyMs = Math.round(performance.now() - started);
       const engineVersion = String(version(answer));
       const engineName = answer.Components?.find((component) => /engine/i.test(component.Name))?.Name ?? 'Docker Engine';
+      const engineDetail = `${engineName} ${engineVersion} (API ${answer.ApiVersion ?? '?'}) at ${this.engine}`;
+      if (this.options.container === undefined) return { reachable: true, detail: engineDetail, engineVersion, latencyMs };
       let state: string;
       try {
         const info = await withTimeout(this.docker.getContainer(this.options.container).inspect(), 10_000);
@@ -237,7 +237,7 @@ export class DockerExecutor implements Executor {
         const mapped = engineError(error, { container: this.options.container, engine: this.engine });
         return { reachable: false, detail: `${engineName} ${engineVersion} at ${this.engine}; ${mapped.message}`, engineVersion, latencyMs };
       }
-      const detail = `${engineName} ${engineVersion} (API ${answer.ApiVersion ?? '?'}) at ${this.engine}; container ${this.options.container} is ${state}`;
+      const detail = `${engineDetail}; container ${this.options.container} is ${state}`;
       return { reachable: state === 'running', detail, engineVersion, latencyMs };
     } catch (error) {
       const mapped = engineError(error, { engine: this.engine });

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Operation } from '../approvals/index.js';
 import type { Spawner } from './spawner.js';
+import { CappedOutput } from './output.js';
 
 export interface ExecLimits {
   readonly timeoutSeconds: number;
@@ -44,22 +45,10 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
   const env = { ...SCRUBBED_ENV, HOME: limits.cwd };
   const started = performance.now();
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let truncated = false;
+    const collected = new CappedOutput(limits.outputCapBytes);
+    const collect = (chunk: Buffer): void => collected.add(chunk);
     let timedOut = false;
     let spawnError: NodeJS.ErrnoException | undefined;
-    const collect = (chunk: Buffer): void => {
-      if (size >= limits.outputCapBytes) {
-        truncated = true;
-        return;
-      }
-      const room = limits.outputCapBytes - size;
-      if (chunk.length > room) truncated = true;
-      const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-      chunks.push(kept);
-      size += kept.length;
-    };
     let child: { readonly pid?: number | undefined; on(event: string, listener: (...args: any[]) => void): unknown };
     if (spawner) {
       const remote = spawner.start({ file: file as string, args, cwd: limits.cwd, env, cap: limits.outputCapBytes });
@@ -90,7 +79,8 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const durationMs = Math.round(performance.now() - started);
-      const output = Buffer.concat(chunks);
+      const output = collected.bytes();
+      const truncated = collected.truncated;
       if (spawnError?.code === 'ESPAWNER') {
         resolve({ status: 'failed', exitCode: null, output, truncated, durationMs, error: `the spawner process stopped while ${file} ran (ESPAWNER); its process group was killed` });
         return;

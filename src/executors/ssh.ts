@@ -1,9 +1,11 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { sameSecret } from '../constant-time.js';
 import { readFile } from 'node:fs/promises';
 import { Client, type ClientChannel } from 'ssh2';
 import type { Operation } from '../approvals/index.js';
 import { AirlockError, isAirlockError, messageOf } from '../errors.js';
 import type { ExecLimits, ExecResult, Executor, TargetCheck } from './executor.js';
+import { CappedOutput } from './output.js';
 
 /** How to reach one SSH target (the `connection` of an `ssh` target in targets.yaml). */
 export interface SshConnection {
@@ -59,10 +61,6 @@ export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** Compares two fingerprints in constant time (of their digests, so lengths leak nothing either). */
-function sameFingerprint(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
 
 /**
  * Runs operations on one SSH host over one pooled ssh2 connection.
@@ -239,7 +237,7 @@ export class SshExecutor implements Executor {
           keepaliveCountMax: 3,
           hostVerifier: (key: Buffer): boolean => {
             const fingerprint = sshFingerprint(key);
-            if (sameFingerprint(fingerprint, this.fingerprint)) return true;
+            if (sameSecret(fingerprint, this.fingerprint)) return true;
             presented = fingerprint;
             this.emit({ type: 'host_key_mismatch', target: this.target, expected: this.fingerprint, presented: fingerprint });
             return false;
@@ -295,21 +293,8 @@ export class SshExecutor implements Executor {
    */
   private supervise(channel: ClientChannel, marker: string, limits: ExecLimits, started: number): Promise<ExecResult> {
     return new Promise<ExecResult>((resolve) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let truncated = false;
-      const collect = (chunk: Buffer): void => {
-        if (chunk.length === 0) return;
-        if (size >= limits.outputCapBytes) {
-          truncated = true;
-          return;
-        }
-        const room = limits.outputCapBytes - size;
-        if (chunk.length > room) truncated = true;
-        const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        chunks.push(kept);
-        size += kept.length;
-      };
+      const collected = new CappedOutput(limits.outputCapBytes);
+      const collect = (chunk: Buffer): void => collected.add(chunk);
 
       let pgid: number | undefined;
       let head: Buffer | undefined = Buffer.alloc(0); // stderr until the marker line; undefined after
@@ -380,7 +365,8 @@ export class SshExecutor implements Executor {
         clearTimeout(graceTimer);
         limits.signal?.removeEventListener('abort', onAbort);
         if (head !== undefined) collect(head);
-        const output = Buffer.concat(chunks);
+        const output = collected.bytes();
+        const truncated = collected.truncated;
         const durationMs = Math.round(performance.now() - started);
         const maybeRunning = unconfirmed ? '; it may still be running on the host' : '';
         if (stopping === 'timeout') {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/index.js';
 import { messageOf } from '../errors.js';
-import { DockerExecutor, engineClient } from '../executors/docker.js';
+import { DockerExecutor } from '../executors/docker.js';
 import type { Executor, TargetCheck } from '../executors/executor.js';
 import { LocalExecutor } from '../executors/local-executor.js';
 import { SshExecutor, type SshEvent } from '../executors/ssh.js';
@@ -29,24 +29,13 @@ export function executorFor(target: Target, onEvent?: (event: SshEvent) => void)
     case 'docker':
       return new DockerExecutor({
         ...(connection.socket_path ? { socketPath: connection.socket_path as string } : { url: connection.url as string }),
-        container: (connection.container as string | undefined) ?? '',
+        ...(connection.container ? { container: connection.container as string } : {}),
       });
   }
 }
 
 /** Connects to a target and reports, without running anything; never throws. */
 export async function checkTarget(target: Target): Promise<TargetCheck> {
-  const connection = target.connection as Record<string, unknown>;
-  // A container engine target without an exec container: the engine itself is what there is to check.
-  if (target.executor === 'docker' && !connection.container) {
-    const started = performance.now();
-    try {
-      const version = await engineClient(connection.socket_path ? { socketPath: connection.socket_path as string } : { url: connection.url as string }).version();
-      return { reachable: true, detail: `${version.Components?.[0]?.Name ?? 'engine'} ${version.Version}`, engineVersion: version.Version, latencyMs: Math.round(performance.now() - started) };
-    } catch (error) {
-      return { reachable: false, detail: messageOf(error) };
-    }
-  }
   const executor = executorFor(target);
   try {
     return await executor.check();
