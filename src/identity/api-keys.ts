@@ -74,6 +74,11 @@ function info(row: ApiKeysTable, owner: string | null): ApiKeyInfo {
   };
 }
 
+/** Keys with their owner's username, as every listing shows them. */
+function keysWithOwner(db: Store['db']) {
+  return db.selectFrom('api_keys').leftJoin('users', 'users.id', 'api_keys.user_id').selectAll('api_keys').select('users.username as owner');
+}
+
 export type KeyFailure = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled';
 
 /**
@@ -162,11 +167,7 @@ export class ApiKeys {
 
   /** Admins see every key; anyone else sees their own. */
   async list(by?: Principal): Promise<ApiKeyInfo[]> {
-    let query = this.store.db
-      .selectFrom('api_keys')
-      .leftJoin('users', 'users.id', 'api_keys.user_id')
-      .selectAll('api_keys')
-      .select('users.username as owner')
+    let query = keysWithOwner(this.store.db)
       .orderBy('api_keys.created_at')
       .orderBy('api_keys.id');
     if (by && !hasScope(by.scopes, 'admin')) query = query.where('api_keys.user_id', '=', by.userId);
@@ -175,7 +176,7 @@ export class ApiKeys {
   }
 
   async get(id: string): Promise<ApiKeyInfo | undefined> {
-    const row = await this.store.db.selectFrom('api_keys').leftJoin('users', 'users.id', 'api_keys.user_id').selectAll('api_keys').select('users.username as owner').where('api_keys.id', '=', id).executeTakeFirst();
+    const row = await keysWithOwner(this.store.db).where('api_keys.id', '=', id).executeTakeFirst();
     return row ? info(row, row.owner) : undefined;
   }
 
@@ -183,11 +184,7 @@ export class ApiKeys {
   async revoke(idOrPrefix: string, by: Principal | string): Promise<ApiKeyInfo> {
     const actor = typeof by === 'string' ? by : actorOf(by);
     return this.store.transaction(async (tx) => {
-      const row = await tx.db
-        .selectFrom('api_keys')
-        .leftJoin('users', 'users.id', 'api_keys.user_id')
-        .selectAll('api_keys')
-        .select('users.username as owner')
+      const row = await keysWithOwner(tx.db)
         .where((eb) => eb.or([eb('api_keys.id', '=', idOrPrefix), eb('api_keys.prefix', '=', idOrPrefix)]))
         .executeTakeFirst();
       const mayRevoke = row && (typeof by === 'string' || hasScope(by.scopes, 'admin') || row.user_id === by.userId);

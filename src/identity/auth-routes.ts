@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { sameSecret } from '../constant-time.js';
 import { AirlockError } from '../errors.js';
 import { principalOf, sessionCookieOf, SESSION_COOKIE } from '../http/auth.js';
 import type { ApiKeys } from './api-keys.js';
@@ -19,13 +19,6 @@ function person(request: FastifyRequest): Principal {
   const principal = principalOf(request);
   if (principal.kind === 'api_key') throw new AirlockError('person_required', 'this needs a person logged in (session or access token), not an API key', { status: 403 });
   return principal;
-}
-
-function secretMatches(expected: string, presented: string | undefined): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(presented ?? '');
-  // Compared at equal length so the comparison itself takes the same time whatever is presented.
-  return timingSafeEqual(a, b.length === a.length ? b : Buffer.alloc(a.length)) && b.length === a.length;
 }
 
 function sessionCookie(request: FastifyRequest, reply: FastifyReply, value: string, expires: Date): void {
@@ -48,8 +41,7 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
     const { body } = request;
     const result = await sessions.login({ username: body.username, password: body.password, totp: body.totp, ip: request.ip });
     sessionCookie(request, reply, result.session, new Date(result.expires_at));
-    const principal = (await sessions.authenticateSession(result.session)) as Principal;
-    const tokens = body.tokens ? await sessions.grant(principal.id) : undefined;
+    const tokens = body.tokens ? await sessions.grant(result.sessionId) : undefined;
     return { user: result.user, expires_at: result.expires_at, csrf_token: result.csrf, ...(tokens ?? {}) };
   });
 
@@ -71,7 +63,7 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
   routes.post('/v1/auth/introspect', { config: AUTH_LIMIT, schema: { body: IntrospectBody } }, async (request) => {
     if (!options.introspectSecret) throw new AirlockError('introspection_disabled', 'introspection is off: set AIRLOCK_INTROSPECT_SECRET to turn it on', { status: 404 });
     const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? (request.headers['x-introspect-secret'] as string | undefined);
-    if (!secretMatches(options.introspectSecret, presented)) {
+    if (presented === undefined || !sameSecret(options.introspectSecret, presented)) {
       throw new AirlockError('unauthorized', 'introspection needs its own credential: Authorization: Bearer <AIRLOCK_INTROSPECT_SECRET>', { status: 401 });
     }
     const { token } = request.body;

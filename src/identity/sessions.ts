@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { sameSecret } from '../constant-time.js';
 import { SignJWT, jwtVerify } from 'jose';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditLog, KeyPair } from '../audit/index.js';
@@ -28,6 +29,8 @@ export interface LoginInput {
 }
 
 export interface LoginResult {
+  readonly sessionId: string;
+  /** The cookie's secret: stored only as its hash. */
   readonly session: string;
   readonly csrf: string;
   readonly expires_at: string;
@@ -62,9 +65,7 @@ export function csrfOf(sessionToken: string): string {
 }
 
 export function csrfMatches(sessionToken: string, presented: string): boolean {
-  const expected = Buffer.from(csrfOf(sessionToken));
-  const given = Buffer.from(presented);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return sameSecret(csrfOf(sessionToken), presented);
 }
 
 function principalOfSession(session: SessionsTable, user: UsersTable, kind: 'session' | 'access_token'): Principal {
@@ -137,7 +138,7 @@ export class Sessions {
       await tx.db.updateTable('users').set({ failed_logins: 0, locked_until: null }).where('id', '=', user.id).execute();
       await this.deps.audit.append(tx, { actor: `user:${user.username}`, action: 'auth.login', subject: { type: 'session', id: session.id }, data: { ...where, mfa } });
     });
-    return { session: token, csrf: csrfOf(token), expires_at: session.expires_at, user: { id: user.id, username: user.username, role: user.role as Role, mfa } };
+    return { sessionId: session.id, session: token, csrf: csrfOf(token), expires_at: session.expires_at, user: { id: user.id, username: user.username, role: user.role as Role, mfa } };
   }
 
   /** After `maxFailedLogins` failures in a row the account locks, for longer after each further failure. */
