@@ -2,17 +2,36 @@ import { createHash } from 'node:crypto';
 import { parse } from 'shell-quote';
 import { canonicalJson } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
+import { OPERATIONS } from '../operations/catalog.js';
+import { typedOp, type TypedOp, type TypedOpSchema } from '../operations/schema.js';
+import type { z } from 'zod';
 
 /**
- * What is approved, hashed into the token and run: a program with its arguments, run without a shell,
- * or (only where a target's policy allows a shell) a shell script run by /bin/sh -c.
+ * A command line as it runs: a program with its arguments, run without a shell, or (only where a
+ * target's policy allows a shell) a shell script run by /bin/sh -c.
  */
-export type Operation = { readonly kind: 'exec'; readonly argv: readonly string[] } | { readonly kind: 'shell'; readonly script: string };
+export type CommandOp = { readonly kind: 'exec'; readonly argv: readonly string[] } | { readonly kind: 'shell'; readonly script: string };
+
+/** What is approved, hashed into the token and run: a command line or a typed operation. */
+export type Operation = CommandOp | TypedOp;
 
 export interface ParsedCommand {
-  readonly op: Operation;
+  readonly op: CommandOp;
   /** The shell features found, e.g. "pipe |", "command substitution $(…)": empty for plain argv. */
   readonly shellFeatures: readonly string[];
+}
+
+export interface ParsedOperation {
+  readonly op: Operation;
+  readonly shellFeatures: readonly string[];
+}
+
+/** A request's, mint's or execution's operation: a command line, or a typed operation (already validated by its schema). */
+export function readOperation(input: { readonly command?: string | undefined; readonly op?: z.output<typeof TypedOpSchema> | undefined }): ParsedOperation {
+  if (input.op !== undefined && input.command !== undefined) throw invalid('give either "command" or "op", not both');
+  if (input.op !== undefined) return { op: typedOp(input.op), shellFeatures: [] };
+  if (input.command === undefined) throw invalid('give the command in "command", or a typed operation in "op"');
+  return parseCommand(input.command);
 }
 
 const MAX_COMMAND = 8192;
@@ -38,16 +57,24 @@ export function parseCommand(text: string): ParsedCommand {
 
 /** RFC 8785 canonical JSON of an operation: the exact text that is hashed and approved. */
 export function canonicalOp(op: Operation): string {
-  return canonicalJson(op.kind === 'exec' ? { argv: op.argv, kind: 'exec' } : { kind: 'shell', script: op.script });
+  switch (op.kind) {
+    case 'exec':
+      return canonicalJson({ argv: op.argv, kind: 'exec' });
+    case 'shell':
+      return canonicalJson({ kind: 'shell', script: op.script });
+    case 'op':
+      return canonicalJson({ args: op.args, kind: 'op', name: op.name });
+  }
 }
 
 export function opHash(op: Operation): string {
   return createHash('sha256').update(canonicalOp(op)).digest('hex');
 }
 
-/** The operation as one readable line: argv quoted where needed so it reads unambiguously. */
+/** The operation as one readable line: argv quoted where needed so it reads unambiguously; a typed op as its name and summary. */
 export function displayOp(op: Operation): string {
   if (op.kind === 'shell') return op.script;
+  if (op.kind === 'op') return `${op.name}: ${OPERATIONS[op.name].summary(op.args)}`;
   return op.argv.map((arg) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
-import { displayOp, type ParsedCommand } from './command.js';
+import { OPERATIONS } from '../operations/catalog.js';
+import { displayOp, type Operation } from './command.js';
 import { maxLevel, raiseLevel, type RiskLevel } from './levels.js';
 import { BUILTIN_RULES, environmentPolicy, type Policy, type Rule } from './policy.js';
 
@@ -17,7 +18,8 @@ export interface RiskDecision {
 }
 
 export interface RiskInput {
-  readonly command: ParsedCommand;
+  /** The operation, with the shell features its command line needs (none for argv and typed ops). */
+  readonly command: { readonly op: Operation; readonly shellFeatures: readonly string[] };
   readonly instruction: string;
   readonly environment: string;
   readonly target: string;
@@ -40,7 +42,13 @@ export function assessRisk(policy: Policy, input: RiskInput): RiskDecision {
     if (rule.final) break;
   }
   let level = reasons.reduce<RiskLevel>((highest, reason) => maxLevel(highest, reason.level), 'LOW');
-  if (!knowsCommand) {
+  const { op } = input.command;
+  if (op.kind === 'op') {
+    // A typed operation knows its own level; rules can only raise it.
+    const own = OPERATIONS[op.name].risk;
+    reasons.push({ rule: 'operation', level: own, reason: `${op.name} is ${own} by default` });
+    level = maxLevel(level, own);
+  } else if (!knowsCommand) {
     reasons.push({ rule: 'default', level: policy.defaultLevel, reason: `no rule knows the program ${program}` });
     level = maxLevel(level, policy.defaultLevel);
   }
@@ -57,7 +65,9 @@ export function assessRisk(policy: Policy, input: RiskInput): RiskDecision {
   return { level, reasons, autoApprove: environment.autoApprove.includes(level) };
 }
 
-function programOf(command: ParsedCommand): string {
+/** The program's name, or a typed operation's name (so that rules can name `file.write`). */
+function programOf(command: RiskInput['command']): string {
+  if (command.op.kind === 'op') return command.op.name;
   const first = command.op.kind === 'exec' ? command.op.argv[0] : command.op.script.trim().split(/\s+/)[0];
   return basename(first ?? '');
 }

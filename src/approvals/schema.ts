@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TypedOpSchema } from '../operations/schema.js';
 
 export const STATUSES = ['PENDING', 'APPROVED', 'REJECTED', 'EXPIRED', 'EXECUTED'] as const;
 export const StatusSchema = z.enum(STATUSES);
@@ -12,8 +13,10 @@ export const ApprovalRequestBody = z.strictObject({
   task_name: z.string().trim().min(1).max(500),
   instruction: z.string().max(64_000).default(''),
   deployment_env: name,
-  /** The command; without it the instruction's `Command:` line is used. */
+  /** The command; without it (and without `op`) the instruction's `Command:` line is used. */
   command: z.string().min(1).max(8192).optional(),
+  /** A typed operation instead of a command line. */
+  op: TypedOpSchema.optional(),
   target: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'must be a target id' }).default('local'),
   /** An approved step-up challenge of the requester, for a request that touches a sensitive path. */
   challenge_id: z.string().min(1).max(100).optional(),

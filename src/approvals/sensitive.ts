@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import picomatch from 'picomatch';
+import { pathsOf } from '../operations/catalog.js';
 import type { Operation } from './command.js';
 
 /**
@@ -10,6 +11,7 @@ import type { Operation } from './command.js';
 export function sensitivePathsIn(op: Operation, globs: readonly string[]): string[] {
   if (globs.length === 0) return [];
   const isSensitive = picomatch([...globs], { dot: true });
+  if (op.kind === 'op') return [...new Set(pathsOf(op).filter((path) => isSensitive(path)))];
   const words = op.kind === 'exec' ? op.argv.slice(1) : op.script.split(/[\s;&|<>()`'"]+/);
   const candidates = words.flatMap((word) => [word, ...(word.includes('=') ? [word.slice(word.indexOf('=') + 1)] : [])]);
   return [...new Set(candidates.filter((word) => word.startsWith('/')).map((word) => posix.normalize(word)).filter((path) => isSensitive(path)))];

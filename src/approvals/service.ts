@@ -7,7 +7,8 @@ import { actorOf, assertMayUse, mayUse, type Challenges, type Mfa, type Principa
 import { Statement, allColumns, insertStatement, type Store, type Tx } from '../store/index.js';
 import type { ApprovalDecisionsTable, ApprovalsTable } from '../store/tables.js';
 import { enforceGate, type TargetRegistry } from '../targets/index.js';
-import { canonicalOp, displayOp, opHash, parseCommand, type Operation } from './command.js';
+import { capabilityOf } from '../operations/catalog.js';
+import { canonicalOp, displayOp, opHash, readOperation, type Operation } from './command.js';
 import { parseInstruction, scoreInstruction, type Finding } from './instruction.js';
 import { environmentPolicy, type Policy } from './policy.js';
 import { assessRisk, type RiskReason } from './risk.js';
@@ -128,22 +129,30 @@ export class Approvals {
     const target = targets.require(input.target);
     assertMayUse(principal, { environment: input.deployment_env, target: target.id });
     const instruction = parseInstruction(input.instruction);
-    const commandText = input.command ?? instruction.command;
-    if (!commandText) {
-      throw new AirlockError('command_missing', 'give the command in "command" or as a "Command:" line in the instruction', { status: 400 });
+    const commandText = input.command ?? (input.op ? undefined : instruction.command);
+    if (!input.op && !commandText) {
+      throw new AirlockError('command_missing', 'give the command in "command", a typed operation in "op", or a "Command:" line in the instruction', { status: 400 });
     }
-    const command = parseCommand(commandText);
-    await enforceGate(this.deps.audit, target, { op: command.op, environment: input.deployment_env, capability: 'exec' }, { actor: actorOf(principal), stage: 'request' });
+    const command = readOperation({ command: commandText, op: input.op });
+    const actor = actorOf(principal);
+    const where = { environment: input.deployment_env, target: target.id };
+    await enforceGate(this.deps.audit, target, { op: command.op, environment: input.deployment_env, capability: capabilityOf(command.op) }, { actor, stage: 'request' });
     const risk = assessRisk(policy, { command, instruction: input.instruction, environment: input.deployment_env, target: target.id });
     const { score, findings } = scoreInstruction(instruction, risk.level);
     const environment = environmentPolicy(policy, input.deployment_env);
-    const actor = actorOf(principal);
-    const where = { environment: input.deployment_env, target: target.id };
-    // A sensitive path needs a step-up even where the level alone would pass without a human: the
-    // requester's own approved challenge, or an approver's TOTP.
+    // A sensitive path needs a step-up even where the level alone would pass without a human. A typed
+    // operation on one needs the requester's own approved challenge, consumed by this request; a command
+    // line naming one takes that challenge, or an approver's TOTP.
     const sensitive = sensitivePathsIn(command.op, policy.sensitivePaths);
     const reasons: RiskReason[] = sensitive.length === 0 ? [...risk.reasons] : [...risk.reasons, { rule: 'sensitive-path', level: risk.level, reason: `names a sensitive path (${sensitive.join(', ')}): needs a TOTP step-up` }];
-    const challengeUsed = risk.autoApprove && sensitive.length > 0 && input.challenge_id !== undefined;
+    if (sensitive.length > 0 && command.op.kind === 'op' && input.challenge_id === undefined) {
+      await this.deps.audit.record({ actor, action: 'approval.refused', ...where, data: { worker_id: input.worker_id, task_name: input.task_name, command: displayOp(command.op), reason: 'challenge_required', paths: sensitive } });
+      throw new AirlockError('challenge_required', `${command.op.name} on ${sensitive.join(', ')} needs an approved TOTP challenge of yours: plan one (POST /v1/challenges), approve it with your code, then send its id as "challenge_id"`, {
+        status: 403,
+        details: { paths: sensitive },
+      });
+    }
+    const challengeUsed = sensitive.length > 0 && input.challenge_id !== undefined && (risk.autoApprove || command.op.kind === 'op');
     const autoApprove = risk.autoApprove && (sensitive.length === 0 || challengeUsed);
 
     if (score < environment.minScore) {
@@ -168,7 +177,7 @@ export class Approvals {
       instruction: input.instruction,
       environment: input.deployment_env,
       target: target.id,
-      command: commandText.trim(),
+      command: commandText?.trim() ?? displayOp(command.op),
       op: canonicalOp(command.op),
       op_hash: opHash(command.op),
       risk_level: risk.level,

@@ -20,7 +20,9 @@ export function describeRequest(request: ApprovalView): string[] {
   const decided = request.auto_approved ? ' (approved automatically by policy)' : request.decided_by ? ` by ${request.decided_by}` : '';
   const lines = [
     `request ${request.request_id}: ${request.status}${decided}`,
-    `  command  ${request.command}   argv ${JSON.stringify(request.op.kind === 'exec' ? request.op.argv : ['/bin/sh', '-c', request.op.script])}`,
+    request.op.kind === 'op'
+      ? `  op       ${request.command}   args ${JSON.stringify(request.op.args)}`
+      : `  command  ${request.command}   argv ${JSON.stringify(request.op.kind === 'exec' ? request.op.argv : ['/bin/sh', '-c', request.op.script])}`,
     `  where    ${request.environment} on ${request.target}`,
     `  risk     ${request.risk_level}: ${request.risk_reasons.map((reason) => `${reason.reason} [${reason.rule}]`).join('; ')}`,
     `  score    ${request.instruction_score}/100`,

@@ -2,7 +2,10 @@ import { Readable, Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import { AirlockError } from '../errors.js';
+import { ContainerName } from '../operations/schema.js';
 import { engineError } from './docker.js';
+
+export { ContainerName };
 
 /**
  * Typed container operations (`container.list`, `container.logs`, `container.restart`, …) through the
@@ -11,13 +14,6 @@ import { engineError } from './docker.js';
  * AirlockErrors as in the executor: `container_not_found` (404), `engine_unavailable` (503),
  * `container_conflict` (409), `engine_error` (502).
  */
-
-/** Docker's own rule for container names (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`); ids (hex) match it too. */
-export const ContainerName = z
-  .string()
-  .max(253)
-  .regex(/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/, 'a container name is [a-zA-Z0-9] then [a-zA-Z0-9_.-], at least two characters')
-  .transform((name) => name.replace(/^\//, ''));
 
 export const ListInput = z.object({ all: z.boolean().default(false) }).strict();
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { Writable } from 'node:stream';
 import Docker from 'dockerode';
-import type { Operation } from '../approvals/index.js';
+import type { CommandOp } from '../approvals/index.js';
 import { AirlockError, messageOf } from '../errors.js';
 import type { ExecLimits, ExecResult, Executor, TargetCheck } from './executor.js';
 import { CappedOutput } from './output.js';
@@ -106,7 +106,7 @@ export class DockerExecutor implements Executor {
     this.engine = describeAddress(options);
   }
 
-  async run(op: Operation, limits: ExecLimits): Promise<ExecResult> {
+  async run(op: CommandOp, limits: ExecLimits): Promise<ExecResult> {
     const cmd = op.kind === 'exec' ? [...op.argv] : ['/bin/sh', '-c', op.script];
     const marker = `${MARKER}=${randomUUID()}`;
     const container = this.docker.getContainer(this.containerName());

@@ -1,4 +1,4 @@
-import type { Operation } from '../approvals/index.js';
+import type { CommandOp } from '../approvals/index.js';
 import type { ExecLimits, ExecResult } from './local.js';
 
 export type { ExecLimits, ExecResult };
@@ -22,7 +22,7 @@ export interface TargetCheck {
  */
 export interface Executor {
   readonly kind: 'local' | 'ssh' | 'docker';
-  run(op: Operation, limits: ExecLimits): Promise<ExecResult>;
+  run(op: CommandOp, limits: ExecLimits): Promise<ExecResult>;
   /** Connects (or looks) and reports, without running anything. */
   check(): Promise<TargetCheck>;
   /** Releases pooled connections. */

@@ -1,4 +1,4 @@
-import type { Operation } from '../approvals/index.js';
+import type { CommandOp } from '../approvals/index.js';
 import type { Executor, TargetCheck } from './executor.js';
 import { runLocal, type ExecLimits, type ExecResult } from './local.js';
 
@@ -6,7 +6,7 @@ import { runLocal, type ExecLimits, type ExecResult } from './local.js';
 export class LocalExecutor implements Executor {
   readonly kind = 'local' as const;
 
-  run(op: Operation, limits: ExecLimits): Promise<ExecResult> {
+  run(op: CommandOp, limits: ExecLimits): Promise<ExecResult> {
     return runLocal(op, limits);
   }
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import type { Operation } from '../approvals/index.js';
+import type { CommandOp } from '../approvals/index.js';
 import type { Spawner } from './spawner.js';
 import { CappedOutput } from './output.js';
 
@@ -39,7 +39,7 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGA
  * /bin/sh -c (the caller has checked the target allows it). The process gets its own group, so a
  * timeout kills everything it started.
  */
-export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): Promise<ExecResult> {
+export function runLocal(op: CommandOp, limits: ExecLimits, spawner?: Spawner): Promise<ExecResult> {
   mkdirSync(limits.cwd, { recursive: true, mode: 0o700 });
   const [file, ...args] = op.kind === 'exec' ? op.argv : ['/bin/sh', '-c', op.script];
   const env = { ...SCRUBBED_ENV, HOME: limits.cwd };

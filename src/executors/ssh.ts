@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { sameSecret } from '../constant-time.js';
 import { readFile } from 'node:fs/promises';
 import { Client, type ClientChannel } from 'ssh2';
-import type { Operation } from '../approvals/index.js';
+import type { CommandOp } from '../approvals/index.js';
 import { AirlockError, isAirlockError, messageOf } from '../errors.js';
 import type { ExecLimits, ExecResult, Executor, TargetCheck } from './executor.js';
 import { CappedOutput } from './output.js';
@@ -120,7 +120,7 @@ export class SshExecutor implements Executor {
     this.target = `${this.username}@${this.host}:${this.port}`;
   }
 
-  async run(op: Operation, limits: ExecLimits): Promise<ExecResult> {
+  async run(op: CommandOp, limits: ExecLimits): Promise<ExecResult> {
     const marker = `airlock-pgid-${randomBytes(8).toString('hex')}`;
     const command = remoteCommand(op, marker);
     // Counted synchronously, before any await: two runs can never both take the last slot.
@@ -447,7 +447,7 @@ export class SshExecutor implements Executor {
 }
 
 /** The exec request: print the process group on stderr, then replace the shell by the command. */
-function remoteCommand(op: Operation, marker: string): string {
+function remoteCommand(op: CommandOp, marker: string): string {
   const argv = op.kind === 'exec' ? op.argv : ['/bin/sh', '-c', op.script];
   const [file] = argv;
   if (file === undefined || file === '') throw new AirlockError('ssh_invalid_command', 'the command is empty', { status: 400 });

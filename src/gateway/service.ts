@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
-import { opHash, parseCommand, type Operation } from '../approvals/index.js';
+import { opHash, readOperation, type CommandOp, type Operation } from '../approvals/index.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError, messageOf } from '../errors.js';
 import { killLeftover, runLocal, type ExecLimits, type ExecResult } from '../executors/local.js';
 import { Spawner } from '../executors/spawner.js';
+import type { DockerExecutor } from '../executors/docker.js';
+import { capabilityOf } from '../operations/catalog.js';
+import { LocalHost } from '../operations/local-host.js';
+import { effectsOf, runTypedOp, type OpPlace } from '../operations/run.js';
+import type { TypedOp } from '../operations/schema.js';
 import { Statement, allColumns, insertStatement, type Store } from '../store/index.js';
 import type { ApprovalsTable, ExecutionsTable } from '../store/tables.js';
 import { enforceGate, type ExecutorPool, type Target, type TargetRegistry } from '../targets/index.js';
@@ -22,7 +27,19 @@ export interface ExecuteResponse {
   readonly duration_ms: number;
   readonly truncated: boolean;
   readonly error?: string;
+  /** A typed operation's result as JSON (`output` holds the same, as text). */
+  readonly result?: unknown;
+  /** A typed operation's failure, with a stable code. */
+  readonly error_code?: string;
   readonly receipt: string;
+}
+
+/** How an execution ended, whatever ran: a command line's ExecResult, plus a typed operation's JSON. */
+interface Outcome extends ExecResult {
+  readonly result?: unknown;
+  readonly errorCode?: string;
+  /** What the audit log keeps of a typed operation's result. */
+  readonly effects?: Record<string, unknown> | null;
 }
 
 const EXECUTION_COLUMNS = allColumns<ExecutionsTable>()(
@@ -72,7 +89,7 @@ export class Gateway {
     // The gate again, as the registry stands now (it may have been reloaded since the request), with
     // the target's running executions across every instance.
     const running = Number((await RUNNING_ON_TARGET.first(this.deps.store, [target.id]))?.n ?? 0);
-    await enforceGate(this.deps.audit, target, { op, environment: claims.env, capability: 'exec', running }, { actor: `token:${claims.jti}`, stage: 'execution' });
+    await enforceGate(this.deps.audit, target, { op, environment: claims.env, capability: capabilityOf(op), running }, { actor: `token:${claims.jti}`, stage: 'execution' });
 
     const started = new Date().toISOString();
     const row: ExecutionsTable = {
@@ -130,12 +147,32 @@ export class Gateway {
         void RECORD_PROCESS.run(this.deps.store, [process, row.id, 'running']).catch(() => undefined);
       },
     };
-    const result = target.executor === 'local' ? await runLocal(op, limits, this.spawner) : await this.runRemote(target, op, limits);
+    let result: Outcome;
+    if (op.kind === 'op') result = await this.runTyped(target, op, limits);
+    else result = target.executor === 'local' ? await runLocal(op, limits, this.spawner) : await this.runRemote(target, op, limits);
     return this.finish(row, claims, result);
   }
 
+  /** A typed operation, on the target's host or container engine; its JSON result is the output. */
+  private async runTyped(target: Target, op: TypedOp, limits: ExecLimits): Promise<Outcome> {
+    let place: OpPlace;
+    if (target.executor === 'local') place = { host: new LocalHost(limits, this.spawner) };
+    else if (target.executor === 'docker') place = { engine: (this.deps.executors.get(target) as DockerExecutor).docker };
+    else return { status: 'failed', exitCode: null, output: Buffer.alloc(0), truncated: false, durationMs: 0, error: `${op.name} is not available on ${target.executor} targets`, errorCode: 'operation_not_supported' };
+    const outcome = await runTypedOp(op, place);
+    const output = Buffer.from(JSON.stringify(outcome.status === 'succeeded' ? outcome.result : { error: outcome.error }));
+    return {
+      status: outcome.status,
+      exitCode: outcome.status === 'succeeded' ? 0 : null,
+      output,
+      truncated: false,
+      durationMs: outcome.durationMs,
+      ...(outcome.error ? { error: outcome.error.message, errorCode: outcome.error.code } : { result: outcome.result, effects: effectsOf(op, outcome.result) }),
+    };
+  }
+
   /** An SSH host or a container: a failure to reach it is the execution's result, recorded like any other. */
-  private async runRemote(target: Target, op: Operation, limits: ExecLimits): Promise<ExecResult> {
+  private async runRemote(target: Target, op: CommandOp, limits: ExecLimits): Promise<ExecResult> {
     const started = performance.now();
     try {
       return await this.deps.executors.get(target).run(op, limits);
@@ -194,15 +231,15 @@ export class Gateway {
     if (input.environment !== claims.env) throw await this.refuse('environment_mismatch', 403, `the token is for ${claims.env}, not ${input.environment}`, claims, meta);
     let op: Operation;
     try {
-      op = parseCommand(input.command).op;
+      op = readOperation(input).op;
     } catch (error) {
       throw await this.refuse('invalid_command', 400, (error as Error).message, claims, meta);
     }
-    if (opHash(op) !== claims.op) throw await this.refuse('command_mismatch', 403, 'the command is not the one the token was minted for', claims, meta);
+    if (opHash(op) !== claims.op) throw await this.refuse('command_mismatch', 403, `the ${op.kind === 'op' ? 'operation' : 'command'} is not the one the token was minted for`, claims, meta);
     return { claims, op };
   }
 
-  private async finish(row: ExecutionsTable, claims: CapabilityClaims, result: ExecResult): Promise<ExecuteResponse> {
+  private async finish(row: ExecutionsTable, claims: CapabilityClaims, result: Outcome): Promise<ExecuteResponse> {
     const finishedAt = new Date().toISOString();
     const outputSha256 = createHash('sha256').update(result.output).digest('hex');
     const output = result.output.toString('utf8');
@@ -213,7 +250,16 @@ export class Gateway {
         subject: { type: 'execution', id: row.id },
         environment: claims.env,
         target: claims.tgt,
-        data: { status: result.status, exit_code: result.exitCode, output_sha256: outputSha256, truncated: result.truncated, duration_ms: result.durationMs, error: result.error ?? null },
+        data: {
+          status: result.status,
+          exit_code: result.exitCode,
+          output_sha256: outputSha256,
+          truncated: result.truncated,
+          duration_ms: result.durationMs,
+          error: result.error ?? null,
+          ...(result.errorCode ? { error_code: result.errorCode } : {}),
+          ...(result.effects ? { effects: result.effects } : {}),
+        },
       });
       const claimsOfReceipt: ReceiptClaims = {
         typ: 'airlock-receipt/v1',
@@ -258,6 +304,8 @@ export class Gateway {
       duration_ms: result.durationMs,
       truncated: result.truncated,
       ...(result.error ? { error: result.error } : {}),
+      ...(result.errorCode ? { error_code: result.errorCode } : {}),
+      ...('result' in result ? { result: result.result } : {}),
       receipt,
     };
   }
@@ -279,6 +327,12 @@ export class Gateway {
 /** Thrown inside the consuming transaction to roll it back: nothing is consumed, nothing runs. */
 class TokenMismatch extends Error {}
 
+/** The operation as the audit log keeps it: a file's new content only as its size and hash. */
 function opForAudit(op: Operation): Record<string, unknown> {
-  return op.kind === 'exec' ? { kind: 'exec', argv: op.argv } : { kind: 'shell', script: op.script };
+  if (op.kind === 'exec') return { kind: 'exec', argv: op.argv };
+  if (op.kind === 'shell') return { kind: 'shell', script: op.script };
+  if (op.name !== 'file.write') return { kind: 'op', name: op.name, args: op.args };
+  const { content_base64: content, ...args } = op.args;
+  const bytes = Buffer.from(content, 'base64');
+  return { kind: 'op', name: op.name, args: { ...args, content_bytes: bytes.length, content_sha256: createHash('sha256').update(bytes).digest('hex') } };
 }

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { Operation } from '../approvals/command.js';
+import { OPERATIONS } from '../operations/catalog.js';
 import type { Target } from './load.js';
 import type { Capability } from './schema.js';
 
@@ -13,7 +14,7 @@ export interface GateQuestion {
 }
 
 export interface GateDenial {
-  readonly code: 'environment_not_allowed' | 'capability_missing' | 'shell_not_allowed' | 'sudo_not_allowed' | 'concurrency_exceeded';
+  readonly code: 'environment_not_allowed' | 'capability_missing' | 'operation_not_supported' | 'shell_not_allowed' | 'sudo_not_allowed' | 'concurrency_exceeded';
   readonly reason: string;
 }
 
@@ -62,6 +63,10 @@ export function checkGate(target: Target, question: GateQuestion): GateAnswer {
   }
   if (!target.capabilities.includes(question.capability)) {
     denials.push({ code: 'capability_missing', reason: `target ${target.id} does not grant ${question.capability} (it grants ${target.capabilities.join(', ')})` });
+  }
+  if (question.op.kind === 'op' && !OPERATIONS[question.op.name].executors.includes(target.executor)) {
+    const executors = OPERATIONS[question.op.name].executors.join(' or ');
+    denials.push({ code: 'operation_not_supported', reason: `${question.op.name} runs on ${executors} targets; ${target.id} is a ${target.executor} target` });
   }
   if (question.op.kind === 'shell' && !target.shellAllowed) {
     denials.push({ code: 'shell_not_allowed', reason: `target ${target.id} does not allow commands that need a shell` });

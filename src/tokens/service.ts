@@ -1,7 +1,8 @@
 import { createLocalJWKSet, exportJWK, jwtVerify, SignJWT, errors as joseErrors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
 import { v4 as uuidv4 } from 'uuid';
 import { z } from 'zod';
-import { opHash, parseCommand, type Approvals } from '../approvals/index.js';
+import { opHash, readOperation, type Approvals } from '../approvals/index.js';
+import type { TypedOpSchema } from '../operations/schema.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
 import { actorOf, hasScope, mayUse, type Principal } from '../identity/index.js';
@@ -27,7 +28,9 @@ export type CapabilityClaims = z.infer<typeof CapabilityClaimsSchema>;
 
 export interface MintInput {
   readonly approval_id: string;
-  readonly command: string;
+  /** The command approved, or the typed operation approved. */
+  readonly command?: string | undefined;
+  readonly op?: z.output<typeof TypedOpSchema> | undefined;
   readonly environment: string;
 }
 
@@ -93,7 +96,7 @@ export class Tokens {
    */
   async mint(principal: Principal, input: MintInput): Promise<MintResult> {
     const { settings, signing } = this.deps;
-    const requested = opHash(parseCommand(input.command).op);
+    const requested = opHash(readOperation(input).op);
     const actor = actorOf(principal);
     const outcome = await this.deps.store.transaction(async (tx): Promise<{ refusal: AirlockError } | { result: MintResult }> => {
       const row = await this.deps.approvals.lockForMint(tx, input.approval_id);
@@ -107,7 +110,7 @@ export class Tokens {
       if (input.environment !== row.environment) {
         return { refusal: new AirlockError('environment_mismatch', `request ${row.id} was approved for ${row.environment}, not ${input.environment}`, { status: 403 }) };
       }
-      if (requested !== row.op_hash) return { refusal: new AirlockError('command_mismatch', `the command is not the one approved for ${row.id}`, { status: 403 }) };
+      if (requested !== row.op_hash) return { refusal: new AirlockError('command_mismatch', `the ${input.op ? 'operation' : 'command'} is not the one approved for ${row.id}`, { status: 403 }) };
 
       const now = Math.floor(Date.now() / 1000);
       const exp = now + settings.ttlSeconds;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Operation } from '../../src/approvals/index.js';
+import type { CommandOp } from '../../src/approvals/index.js';
 import { AirlockError } from '../../src/errors.js';
 import type { ExecLimits } from '../../src/executors/executor.js';
 import { SshExecutor, shellQuote, type SshConnection, type SshEvent } from '../../src/executors/ssh.js';
@@ -19,7 +19,7 @@ if (missing) console.warn(`skipping the SSH executor tests: ${missing}`);
 const RUN = String(Date.now() % 1e6).padStart(6, '0') + String(process.pid % 1000).padStart(3, '0');
 const sleepArg = (seconds: number): string => `${seconds}.${RUN}`;
 
-const exec = (...argv: string[]): Operation => ({ kind: 'exec', argv });
+const exec = (...argv: string[]): CommandOp => ({ kind: 'exec', argv });
 const limits = (overrides: Partial<ExecLimits> = {}): ExecLimits => ({ timeoutSeconds: 30, outputCapBytes: 1 << 20, cwd: '/nonexistent-on-purpose', ...overrides });
 
 /** Processes on this machine (sshd is local) whose command line contains `text`, this test's own pgrep aside. */
