@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sameSecret } from '../constant-time.js';
 import { readFile } from 'node:fs/promises';
-import { Client, type ClientChannel } from 'ssh2';
+import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import type { CommandOp } from '../approvals/index.js';
 import { AirlockError, isAirlockError, messageOf } from '../errors.js';
 import type { ExecLimits, ExecResult, Executor, TargetCheck } from './executor.js';
@@ -169,6 +169,23 @@ export class SshExecutor implements Executor {
       });
       client.end();
     });
+  }
+
+  /**
+   * An SFTP session on the pooled connection for the duration of `work` (the typed file operations).
+   * It is not counted against the command limit: it runs no process, and the execution it serves was
+   * already counted by the gate.
+   */
+  async withSftp<T>(work: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+    const client = await this.connection();
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+      client.sftp((error, session) => (error ? reject(new AirlockError('ssh_sftp_failed', `cannot open SFTP on ${this.target}: ${messageOf(error)}`, { status: 502, cause: error })) : resolve(session)));
+    });
+    try {
+      return await work(sftp);
+    } finally {
+      sftp.end();
+    }
   }
 
   /** The pooled connection, connecting first if there is none (concurrent callers share one attempt). */

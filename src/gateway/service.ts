@@ -8,7 +8,9 @@ import { Spawner } from '../executors/spawner.js';
 import type { DockerExecutor } from '../executors/docker.js';
 import { capabilityOf } from '../operations/catalog.js';
 import { LocalHost } from '../operations/local-host.js';
-import { effectsOf, runTypedOp, type OpPlace } from '../operations/run.js';
+import { effectsOf, failedOutcome, runTypedOp, type OpOutcome } from '../operations/run.js';
+import { SshHost } from '../operations/ssh-host.js';
+import type { SshExecutor } from '../executors/ssh.js';
 import type { TypedOp } from '../operations/schema.js';
 import { Statement, allColumns, insertStatement, type Store } from '../store/index.js';
 import type { ApprovalsTable, ExecutionsTable } from '../store/tables.js';
@@ -155,11 +157,7 @@ export class Gateway {
 
   /** A typed operation, on the target's host or container engine; its JSON result is the output. */
   private async runTyped(target: Target, op: TypedOp, limits: ExecLimits): Promise<Outcome> {
-    let place: OpPlace;
-    if (target.executor === 'local') place = { host: new LocalHost(limits, this.spawner) };
-    else if (target.executor === 'docker') place = { engine: (this.deps.executors.get(target) as DockerExecutor).docker };
-    else return { status: 'failed', exitCode: null, output: Buffer.alloc(0), truncated: false, durationMs: 0, error: `${op.name} is not available on ${target.executor} targets`, errorCode: 'operation_not_supported' };
-    const outcome = await runTypedOp(op, place);
+    const outcome = await this.typedOutcome(target, op, limits);
     const output = Buffer.from(JSON.stringify(outcome.status === 'succeeded' ? outcome.result : { error: outcome.error }));
     return {
       status: outcome.status,
@@ -169,6 +167,20 @@ export class Gateway {
       durationMs: outcome.durationMs,
       ...(outcome.error ? { error: outcome.error.message, errorCode: outcome.error.code } : { result: outcome.result, effects: effectsOf(op, outcome.result) }),
     };
+  }
+
+  private async typedOutcome(target: Target, op: TypedOp, limits: ExecLimits): Promise<OpOutcome> {
+    switch (target.executor) {
+      case 'local':
+        return runTypedOp(op, { host: new LocalHost(limits, this.spawner) });
+      case 'docker':
+        return runTypedOp(op, { engine: (this.deps.executors.get(target) as DockerExecutor).docker });
+      case 'ssh': {
+        const executor = this.deps.executors.get(target) as SshExecutor;
+        const started = performance.now();
+        return executor.withSftp((sftp) => runTypedOp(op, { host: new SshHost(executor, sftp, limits) })).catch((error: unknown) => failedOutcome(error, started));
+      }
+    }
   }
 
   /** An SSH host or a container: a failure to reach it is the execution's result, recorded like any other. */

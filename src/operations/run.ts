@@ -68,14 +68,18 @@ async function dispatch(op: TypedOp, place: OpPlace): Promise<unknown> {
 /** Carries out a typed operation; a failure is the outcome (with its stable code), never a throw. */
 export async function runTypedOp(op: TypedOp, place: OpPlace): Promise<OpOutcome> {
   const started = performance.now();
-  const took = (): number => Math.round(performance.now() - started);
   try {
     const result = await dispatch(op, place);
-    return { status: 'succeeded', result, durationMs: took() };
+    return { status: 'succeeded', result, durationMs: Math.round(performance.now() - started) };
   } catch (error) {
-    const code = isAirlockError(error) ? error.code : ((error as NodeJS.ErrnoException).code?.toLowerCase() ?? 'operation_failed');
-    return { status: 'failed', result: null, error: { code, message: messageOf(error) }, durationMs: took() };
+    return failedOutcome(error, started);
   }
+}
+
+/** A failure as an outcome: an AirlockError's code, a system error's (enoent, eacces, …), or operation_failed. */
+export function failedOutcome(error: unknown, started: number): OpOutcome {
+  const code = isAirlockError(error) ? error.code : ((error as NodeJS.ErrnoException).code?.toLowerCase() ?? 'operation_failed');
+  return { status: 'failed', result: null, error: { code, message: messageOf(error) }, durationMs: Math.round(performance.now() - started) };
 }
 
 /** What the audit log keeps of a result: file paths, sizes and hashes, never file content or logs. */

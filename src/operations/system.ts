@@ -28,11 +28,10 @@ export interface SystemInfo {
 }
 
 export async function systemInfo(host: Host): Promise<SystemInfo> {
-  const [proc, uname, df] = await Promise.all([
-    host.readFile('/proc/uptime', 4096).then(async (uptime) => ({ uptime, loadavg: await host.readFile('/proc/loadavg', 4096), meminfo: await host.readFile('/proc/meminfo', 65_536) })),
-    run(host, ['uname', '-nr']),
-    run(host, ['df', '-P', '-k']),
-  ]);
+  // One after the other: a target may allow a single command at a time.
+  const proc = { uptime: await host.readFile('/proc/uptime', 4096), loadavg: await host.readFile('/proc/loadavg', 4096), meminfo: await host.readFile('/proc/meminfo', 65_536) };
+  const uname = await run(host, ['uname', '-nr']);
+  const df = await run(host, ['df', '-P', '-k']);
   const [hostname = '', kernel = ''] = uname.output.toString('utf8').trim().split(/\s+/);
   const load = proc.loadavg.toString('utf8').trim().split(/\s+/).slice(0, 3).map(Number) as [number, number, number];
   const memory = Object.fromEntries(

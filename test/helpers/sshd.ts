@@ -74,6 +74,8 @@ export async function startSshd(): Promise<Sshd> {
       // shell; this machine's root .bashrc takes about a second (pyenv init), which would drown what the
       // tests and the benchmark measure. A host whose login shell starts lean behaves the same way.
       'SetEnv SHLVL=1',
+      // The typed file operations speak SFTP; the in-process server needs no binary path.
+      'Subsystem sftp internal-sftp',
       '',
     ].join('\n'),
   );

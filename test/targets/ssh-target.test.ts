@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -10,7 +10,7 @@ import { tmpDir } from '../helpers/tmp.js';
 const missing = sshdMissing();
 
 /** targets.yaml with one SSH target on the test's sshd, its key given through a variable. */
-function targetsFile(sshd: Sshd, hostKey = sshd.hostKeyFingerprint): string {
+function targetsFile(sshd: Sshd, hostKey = sshd.hostKeyFingerprint, capabilities = 'exec, system:read'): string {
   const file = join(tmpDir(), 'targets.yaml');
   writeFileSync(
     file,
@@ -24,7 +24,7 @@ function targetsFile(sshd: Sshd, hostKey = sshd.hostKeyFingerprint): string {
       key_path: "${sshd.privateKeyFile}"
       host_key: "${hostKey}"
     environments: [dev]
-    capabilities: [exec, system:read]
+    capabilities: [${capabilities}]
     constraints: { timeout: 20, concurrency: 2 }
 `,
   );
@@ -77,5 +77,38 @@ describe.skipIf(missing !== undefined)('a gated run on an SSH target (real OpenS
     const executions = await gate.server.runtime.store.db.selectFrom('executions').select(['status', 'error']).execute();
     expect(executions).toMatchObject([{ status: 'failed', error: expect.stringContaining('host key') }]);
     expect(await gate.auditActions()).toEqual(expect.arrayContaining(['target.host_key_mismatch', 'execution.finished']));
+  });
+
+  it('carries out typed operations on the host: file.write keeps a backup over SFTP, file.rollback restores it, system.info reads the host', async () => {
+    const gate = await startGate('sqlite', { targets: { file: targetsFile(sshd, sshd.hostKeyFingerprint, 'exec, system:read, system:write') } });
+    const dir = tmpDir();
+    const path = join(dir, 'remote.conf');
+    writeFileSync(path, 'old\n');
+    chmodSync(path, 0o600);
+    const run = async (op: { name: string; args?: Record<string, unknown> }) => {
+      const created = await gate.request({ op, deployment_env: 'dev', target: 'box' });
+      expect(created.status, created.text).toBe(201);
+      const id = created.body.request.request_id as string;
+      if (created.body.request.status === 'PENDING') await gate.decide(id, 'approve');
+      const minted = await http('POST', `${gate.url}/gateway/token`, { headers: bearer(gate.approver), json: { approval_id: id, op, environment: 'dev' } });
+      return execute(gate.url, minted.body.token, { op, approval_id: id, environment: 'dev' });
+    };
+
+    const written = await run({ name: 'file.write', args: { path, content_base64: Buffer.from('new\n').toString('base64') } });
+    expect(written.body, written.text).toMatchObject({ success: true, result: { path, bytes: 4, created: false, mode: '0600' } });
+    expect(readFileSync(path, 'utf8')).toBe('new\n');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const backup = written.body.result.backup_path as string;
+    expect(readFileSync(backup, 'utf8')).toBe('old\n');
+
+    const read = await run({ name: 'file.read', args: { path } });
+    expect(read.body).toMatchObject({ success: true, result: { text: 'new\n', size: 4 } });
+    const rolledBack = await run({ name: 'file.rollback', args: { path, backup_path: backup } });
+    expect(rolledBack.body).toMatchObject({ success: true, result: { restored_from: backup } });
+    expect(readFileSync(path, 'utf8')).toBe('old\n');
+
+    const info = await run({ name: 'system.info' });
+    expect(info.body.success, info.text).toBe(true);
+    expect(info.body.result.memory.total_bytes).toBeGreaterThan(0);
   });
 });
