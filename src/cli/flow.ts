@@ -21,7 +21,7 @@ export function describeRequest(request: ApprovalView): string[] {
   const lines = [
     `request ${request.request_id}: ${request.status}${decided}`,
     request.op.kind === 'op'
-      ? `  op       ${request.command}   args ${JSON.stringify(request.op.args)}`
+      ? `  op       ${request.command}`
       : `  command  ${request.command}   argv ${JSON.stringify(request.op.kind === 'exec' ? request.op.argv : ['/bin/sh', '-c', request.op.script])}`,
     `  where    ${request.environment} on ${request.target}`,
     `  risk     ${request.risk_level}: ${request.risk_reasons.map((reason) => `${reason.reason} [${reason.rule}]`).join('; ')}`,
@@ -52,6 +52,52 @@ interface RequestFlags extends ClientFlags {
   task?: string;
   worker?: string;
   json?: boolean;
+}
+
+/** The operation of a request as mint and execute repeat it: its command line, or its typed operation. */
+function operationOf(request: ApprovalView): { command: string } | { op: { name: string; args: unknown } } {
+  return request.op.kind === 'op' ? { op: { name: request.op.name, args: request.op.args } } : { command: request.command };
+}
+
+/** Waits for the decision if needed, then mints and executes: what `run` and `op` share. */
+async function runToCompletion(client: ApiClient, created: ApprovalView, timeoutSeconds: number): Promise<ExecuteResponse> {
+  let request = created;
+  if (request.status === 'PENDING') {
+    process.stderr.write(`request ${request.request_id} is ${request.risk_level}: waiting for a decision (airlock approve ${request.request_id})\n`);
+    request = await waitForDecision(client, request.request_id, timeoutSeconds);
+  }
+  if (request.status !== 'APPROVED') {
+    throw new AirlockError(`request_${request.status.toLowerCase()}`, `request ${request.request_id} is ${request.status}${request.decision_reason ? `: ${request.decision_reason}` : ''}`);
+  }
+  const operation = operationOf(request);
+  const minted = (await client.call('POST', '/v1/tokens', { body: { approval_id: request.request_id, ...operation, environment: request.environment } })) as { token: string };
+  return (await client.call('POST', '/v1/execute', {
+    body: { ...operation, approval_id: request.request_id, environment: request.environment },
+    headers: { 'x-capability-token': minted.token },
+    key: null,
+  })) as ExecuteResponse;
+}
+
+/**
+ * `key=value` words as a typed operation's arguments: a value that reads as JSON (10, true, ["a"]) is
+ * taken as such, anything else as text; `--content-file` becomes content_base64.
+ */
+export function opArgsOf(words: readonly string[], contentFile: string | undefined): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const word of words) {
+    const at = word.indexOf('=');
+    if (at < 1) throw new AirlockError('invalid_argument', `"${word}" is not key=value (e.g. path=/etc/hosts, lines=50)`);
+    const value = word.slice(at + 1);
+    let parsed: unknown = value;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      // text
+    }
+    args[word.slice(0, at)] = parsed;
+  }
+  if (contentFile !== undefined) args.content_base64 = readFileSync(contentFile === '-' ? 0 : contentFile).toString('base64');
+  return args;
 }
 
 function requestBody(flags: RequestFlags, command: string): Record<string, unknown> {
@@ -181,7 +227,7 @@ export function registerFlowCommands(program: Command): void {
     .action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
       const client = new ApiClient(flags);
       const { request } = (await client.call('GET', `/v1/approvals/${encodeURIComponent(id)}`)) as { request: ApprovalView };
-      const minted = await client.call('POST', '/v1/tokens', { body: { approval_id: id, command: request.command, environment: request.environment } });
+      const minted = await client.call('POST', '/v1/tokens', { body: { approval_id: id, ...operationOf(request), environment: request.environment } });
       print(flags.json ? JSON.stringify(minted, null, 2) : (minted as { token: string }).token);
     });
 
@@ -209,22 +255,33 @@ export function registerFlowCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  airlock run --env dev -- echo test\n  airlock run --env prd --instruction-file change.txt --timeout 600 -- systemctl restart nginx')
     .action(async (words: string[], flags: RequestFlags & { timeout: number }) => {
       const client = new ApiClient(flags);
-      const command = commandOf(words);
-      let { request } = (await client.call('POST', '/v1/approvals', { body: requestBody(flags, command) })) as { request: ApprovalView };
-      if (request.status === 'PENDING') {
-        process.stderr.write(`request ${request.request_id} is ${request.risk_level}: waiting for a decision (airlock approve ${request.request_id})\n`);
-        request = await waitForDecision(client, request.request_id, flags.timeout);
-      }
-      if (request.status !== 'APPROVED') {
-        throw new AirlockError(`request_${request.status.toLowerCase()}`, `request ${request.request_id} is ${request.status}${request.decision_reason ? `: ${request.decision_reason}` : ''}`);
-      }
-      const minted = (await client.call('POST', '/v1/tokens', { body: { approval_id: request.request_id, command: request.command, environment: request.environment } })) as { token: string };
-      const result = (await client.call('POST', '/v1/execute', {
-        body: { command: request.command, approval_id: request.request_id, environment: request.environment },
-        headers: { 'x-capability-token': minted.token },
-        key: null,
-      })) as ExecuteResponse;
+      const { request } = (await client.call('POST', '/v1/approvals', { body: requestBody(flags, commandOf(words)) })) as { request: ApprovalView };
+      const result = await runToCompletion(client, request, flags.timeout);
       printExecution(result, flags.json);
       process.exitCode = exitCodeOf(result);
+    });
+
+  withRequestOptions(program.command('op'))
+    .description('run a typed operation through the gate (request, wait, mint, execute) and print its JSON result')
+    .argument('<name>', 'system.info, journal.read, cron.list, file.read, file.write, file.rollback, container.list|inspect|logs|restart|stop|start')
+    .argument('[args...]', 'its arguments as key=value')
+    .option('--content-file <file>', 'file.write: the new content, from this file (- for standard input)')
+    .option('--challenge <id>', 'an approved challenge of yours, for a sensitive path')
+    .option('--timeout <seconds>', 'give up waiting for a decision after this long (0: wait for ever)', wholeNumber(0), 0)
+    .option('--json', 'print the whole execution answer as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  airlock op --env dev system.info\n  airlock op --env dev journal.read unit=nginx.service lines=50 since=1h\n  airlock op --env prd --target web-1 file.write path=/etc/myapp.conf --content-file myapp.conf\n  airlock op --env prd --target web-1 file.rollback path=/etc/myapp.conf backup_path=/etc/.myapp.conf.airlock-backup-…\n  airlock op --env dev --challenge ID file.read path=/etc/shadow',
+    )
+    .action(async (name: string, words: string[], flags: RequestFlags & { timeout: number; contentFile?: string; challenge?: string }) => {
+      const client = new ApiClient(flags);
+      const op = { name, args: opArgsOf(words, flags.contentFile) };
+      const body = { ...requestBody(flags, name), command: undefined, op, ...(flags.challenge ? { challenge_id: flags.challenge } : {}) };
+      const { request } = (await client.call('POST', '/v1/approvals', { body })) as { request: ApprovalView };
+      const result = await runToCompletion(client, request, flags.timeout);
+      if (flags.json) print(JSON.stringify(result, null, 2));
+      else if (result.success) print(JSON.stringify(result.result, null, 2));
+      else process.stderr.write(`airlock: ${result.error_code ?? 'failed'}: ${result.error ?? 'the operation failed'}\n`);
+      process.exitCode = result.success ? 0 : 1;
     });
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, cleanEnv, runCli } from '../helpers/cli.js';
@@ -100,5 +100,42 @@ describe.each(storeKinds())('the command-line client on %s', (kind) => {
     const noKey = await runCli(['approvals', 'list'], { cwd: tmpDir() });
     expect(noKey.stderr).toContain('set AIRLOCK_API_KEY');
     expect(noKey.code).toBe(1);
+  });
+
+  it('op: runs typed operations through the gate, arguments as key=value, content from a file', async () => {
+    const gate = await startGate(kind);
+    const env = { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.agent };
+    const dir = tmpDir();
+    const path = join(dir, 'app.conf');
+    writeFileSync(path, 'old\n');
+
+    const read = await runCli(['op', '--env', 'dev', 'file.read', `path=${path}`, 'max_bytes=2'], { cwd: dir, env });
+    expect(read.code, read.stderr).toBe(0);
+    expect(JSON.parse(read.stdout)).toMatchObject({ path, size: 4, truncated: true, text: 'ol' });
+
+    const bad = await runCli(['op', '--env', 'dev', 'file.read', 'path'], { cwd: dir, env });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('"path" is not key=value');
+    const missing = await runCli(['op', '--env', 'dev', 'file.read', `path=${join(dir, 'none')}`], { cwd: dir, env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('file_not_found');
+
+    // Writing is HIGH: it waits for a person, who approves with a TOTP code.
+    writeFileSync(join(dir, 'new.conf'), 'new\n');
+    const child = spawn(process.execPath, [CLI, 'op', '--env', 'dev', 'file.write', `path=${path}`, '--content-file', join(dir, 'new.conf')], { env: cleanEnv(env) });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    for (let i = 0; i < 100 && !/waiting for a decision/.test(stderr); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const id = /request (\S+) is HIGH/.exec(stderr)?.[1];
+    expect(id, stderr).toBeDefined();
+    const approve = await runCli(['approve', id as string, '--totp', gate.person.code()], { cwd: dir, env: { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.approver } });
+    expect(approve.stdout).toContain('APPROVED');
+    expect(await exited).toBe(0);
+    const result = JSON.parse(stdout) as { backup_path: string };
+    expect(readFileSync(path, 'utf8')).toBe('new\n');
+    expect(readFileSync(result.backup_path, 'utf8')).toBe('old\n');
   });
 });
