@@ -2,14 +2,20 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Operation } from '../approvals/index.js';
 import type { Spawner } from './spawner.js';
-import { CappedOutput } from './output.js';
+import { StreamCollector, type OutputStream } from './output.js';
 
 export interface ExecLimits {
   readonly timeoutSeconds: number;
+  /** The most bytes kept of stdout, of stderr, and of both combined (each). */
   readonly outputCapBytes: number;
   readonly cwd: string;
   /** Told the identity of the process group as soon as it exists. */
   readonly onStart?: (process: string) => void;
+  /**
+   * Told each chunk of output as it arrives, up to the cap of its stream (what `stdout` and `stderr`
+   * keep); never after the result resolved. Called synchronously; an exception it throws is ignored.
+   */
+  readonly onOutput?: (stream: OutputStream, chunk: Buffer) => void;
   /** Aborting it stops the command as a timeout would (honoured by the SSH executor). */
   readonly signal?: AbortSignal;
 }
@@ -20,6 +26,13 @@ export interface ExecResult {
   readonly exitCode: number | null;
   /** stdout and stderr in the order they arrived, at most outputCapBytes. */
   readonly output: Buffer;
+  /**
+   * Each stream on its own, at most outputCapBytes each. Every executor sets both; they are optional
+   * only so that a result made without running anything (an unreachable target) may leave them out.
+   */
+  readonly stdout?: Buffer;
+  readonly stderr?: Buffer;
+  /** Whether output, stdout or stderr dropped bytes. */
   readonly truncated: boolean;
   readonly durationMs: number;
   readonly error?: string;
@@ -45,8 +58,7 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
   const env = { ...SCRUBBED_ENV, HOME: limits.cwd };
   const started = performance.now();
   return new Promise((resolve) => {
-    const collected = new CappedOutput(limits.outputCapBytes);
-    const collect = (chunk: Buffer): void => collected.add(chunk);
+    const collected = new StreamCollector(limits.outputCapBytes, limits.onOutput);
     let timedOut = false;
     let spawnError: NodeJS.ErrnoException | undefined;
     let child: { readonly pid?: number | undefined; on(event: string, listener: (...args: any[]) => void): unknown };
@@ -57,7 +69,7 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
         // A timeout that fired before the helper reported the pid kills the group now.
         if (timedOut) killGroup(remote.pid);
       });
-      remote.on('data', collect);
+      remote.on('data', (stream: OutputStream, chunk: Buffer) => collected.add(stream, chunk));
       child = remote;
     } else {
       const local = spawn(file as string, args, { cwd: limits.cwd, env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -65,8 +77,8 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
         const identity = processIdentity(local.pid);
         if (identity) limits.onStart?.(identity);
       }
-      local.stdout.on('data', collect);
-      local.stderr.on('data', collect);
+      local.stdout.on('data', (chunk: Buffer) => collected.add('stdout', chunk));
+      local.stderr.on('data', (chunk: Buffer) => collected.add('stderr', chunk));
       child = local;
     }
     const timer = setTimeout(() => {
@@ -79,23 +91,22 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const durationMs = Math.round(performance.now() - started);
-      const output = collected.bytes();
-      const truncated = collected.truncated;
+      const output = collected.finish();
       if (spawnError?.code === 'ESPAWNER') {
-        resolve({ status: 'failed', exitCode: null, output, truncated, durationMs, error: `the spawner process stopped while ${file} ran (ESPAWNER); its process group was killed` });
+        resolve({ status: 'failed', exitCode: null, ...output, durationMs, error: `the spawner process stopped while ${file} ran (ESPAWNER); its process group was killed` });
         return;
       }
       if (spawnError) {
         const notFound = spawnError.code === 'ENOENT';
-        resolve({ status: 'failed', exitCode: notFound ? 127 : 126, output, truncated, durationMs, error: notFound ? `command not found: ${file}` : `cannot run ${file}: ${spawnError.code ?? spawnError.message}` });
+        resolve({ status: 'failed', exitCode: notFound ? 127 : 126, ...output, durationMs, error: notFound ? `command not found: ${file}` : `cannot run ${file}: ${spawnError.code ?? spawnError.message}` });
         return;
       }
       if (timedOut) {
-        resolve({ status: 'timed_out', exitCode: null, output, truncated, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout` });
+        resolve({ status: 'timed_out', exitCode: null, ...output, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout` });
         return;
       }
       const exitCode = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : null);
-      resolve({ status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, output, truncated, durationMs });
+      resolve({ status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, ...output, durationMs });
     });
   });
 }
