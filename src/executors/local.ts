@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Operation } from '../approvals/index.js';
+import { messageOf } from '../errors.js';
 import type { Spawner } from './spawner.js';
-import { StreamCollector, type OutputStream } from './output.js';
+import { NO_OUTPUT, StreamCollector, type OutputStream } from './output.js';
 
 export interface ExecLimits {
   readonly timeoutSeconds: number;
@@ -16,7 +17,10 @@ export interface ExecLimits {
    * keep); never after the result resolved. Called synchronously; an exception it throws is ignored.
    */
   readonly onOutput?: (stream: OutputStream, chunk: Buffer) => void;
-  /** Aborting it stops the command as a timeout would (honoured by the SSH executor). */
+  /**
+   * Aborting it stops the command as a timeout would, and the result is `failed` with an error
+   * "cancelled[: reason]" (honoured by the local and SSH executors; the container executor ignores it).
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -50,24 +54,25 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGA
 /**
  * Runs an operation on this machine: argv straight to exec (no shell), or a shell script through
  * /bin/sh -c (the caller has checked the target allows it). The process gets its own group, so a
- * timeout kills everything it started.
+ * timeout or an abort kills everything it started.
  */
 export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): Promise<ExecResult> {
+  if (limits.signal?.aborted) return Promise.resolve({ status: 'failed', exitCode: null, ...NO_OUTPUT, durationMs: 0, error: 'cancelled before it started' });
   mkdirSync(limits.cwd, { recursive: true, mode: 0o700 });
   const [file, ...args] = op.kind === 'exec' ? op.argv : ['/bin/sh', '-c', op.script];
   const env = { ...SCRUBBED_ENV, HOME: limits.cwd };
   const started = performance.now();
   return new Promise((resolve) => {
     const collected = new StreamCollector(limits.outputCapBytes, limits.onOutput);
-    let timedOut = false;
+    let stopping: 'timeout' | 'abort' | undefined;
     let spawnError: NodeJS.ErrnoException | undefined;
     let child: { readonly pid?: number | undefined; on(event: string, listener: (...args: any[]) => void): unknown };
     if (spawner) {
       const remote = spawner.start({ file: file as string, args, cwd: limits.cwd, env, cap: limits.outputCapBytes });
       remote.on('start', (identity: string | undefined) => {
         if (identity) limits.onStart?.(identity);
-        // A timeout that fired before the helper reported the pid kills the group now.
-        if (timedOut) killGroup(remote.pid);
+        // A timeout or an abort that came before the helper reported the pid kills the group now.
+        if (stopping) killGroup(remote.pid);
       });
       remote.on('data', (stream: OutputStream, chunk: Buffer) => collected.add(stream, chunk));
       child = remote;
@@ -81,15 +86,22 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
       local.stderr.on('data', (chunk: Buffer) => collected.add('stderr', chunk));
       child = local;
     }
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const stop = (why: 'timeout' | 'abort'): void => {
+      if (stopping) return;
+      stopping = why;
       killGroup(child.pid);
-    }, limits.timeoutSeconds * 1000);
+    };
+    const timer = setTimeout(() => stop('timeout'), limits.timeoutSeconds * 1000);
+    const onAbort = (): void => stop('abort');
+    limits.signal?.addEventListener('abort', onAbort, { once: true });
+    // Aborted by onStart, before the listener above was there.
+    if (limits.signal?.aborted) stop('abort');
     child.on('error', (error: NodeJS.ErrnoException) => {
       spawnError = error;
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      limits.signal?.removeEventListener('abort', onAbort);
       const durationMs = Math.round(performance.now() - started);
       const output = collected.finish();
       if (spawnError?.code === 'ESPAWNER') {
@@ -101,14 +113,26 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
         resolve({ status: 'failed', exitCode: notFound ? 127 : 126, ...output, durationMs, error: notFound ? `command not found: ${file}` : `cannot run ${file}: ${spawnError.code ?? spawnError.message}` });
         return;
       }
-      if (timedOut) {
+      if (stopping === 'timeout') {
         resolve({ status: 'timed_out', exitCode: null, ...output, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout` });
+        return;
+      }
+      if (stopping === 'abort') {
+        resolve({ status: 'failed', exitCode: null, ...output, durationMs, error: `cancelled${abortReason(limits.signal)}` });
         return;
       }
       const exitCode = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : null);
       resolve({ status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, ...output, durationMs });
     });
   });
+}
+
+/** ": <reason>" for an abort that gave one (a plain `abort()` gives an AbortError, which says nothing). */
+export function abortReason(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  if (reason === undefined) return '';
+  if (reason instanceof Error && reason.name === 'AbortError') return '';
+  return `: ${messageOf(reason)}`;
 }
 
 /** "pid:starttime" from /proc (Linux): the start time tells a live process from a later one with the same pid. */

@@ -5,6 +5,7 @@ import { Client, type ClientChannel } from 'ssh2';
 import type { Operation } from '../approvals/index.js';
 import { AirlockError, isAirlockError, messageOf } from '../errors.js';
 import type { ExecLimits, ExecResult, Executor, TargetCheck } from './executor.js';
+import { abortReason } from './local.js';
 import { NO_OUTPUT, StreamCollector } from './output.js';
 
 /** How to reach one SSH target (the `connection` of an `ssh` target in targets.yaml). */
@@ -475,11 +476,4 @@ function describeConnectError(error: Error & { level?: string; code?: string }, 
     default:
       return messageOf(error);
   }
-}
-
-function abortReason(signal: AbortSignal | undefined): string {
-  const reason: unknown = signal?.reason;
-  if (reason === undefined) return '';
-  if (reason instanceof Error && reason.name === 'AbortError') return '';
-  return `: ${messageOf(reason)}`;
 }

@@ -1,9 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Operation } from '../../src/approvals/index.js';
 import { runLocal, type ExecLimits } from '../../src/executors/local.js';
 import { Spawner } from '../../src/executors/spawner.js';
+import { alive } from '../helpers/process.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const spawner = new Spawner();
@@ -11,6 +12,26 @@ afterAll(() => spawner.close());
 
 const shell = (script: string): Operation => ({ kind: 'shell', script });
 const limits = (over: Partial<ExecLimits> = {}): ExecLimits => ({ timeoutSeconds: 30, outputCapBytes: 1 << 20, cwd: tmpDir(), ...over });
+const until = async (condition: () => boolean): Promise<void> => {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+};
+
+/** Live (not zombie) processes of a process group, from /proc. */
+function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && alive(Number(entry))) members.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return members;
+}
+
 const lines = (buffer: Buffer | undefined): string[] => (buffer?.toString() ?? '').split('\n').filter(Boolean).sort();
 
 describe.each([
@@ -78,6 +99,40 @@ describe.each([
     expect(of('stderr')).toEqual(result.stderr);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(late).toEqual([]);
+  });
+
+  it('does not start a command whose signal was aborted already', async () => {
+    const cwd = tmpDir();
+    const controller = new AbortController();
+    controller.abort();
+    const started: string[] = [];
+    const result = await run({ kind: 'exec', argv: ['touch', 'ran'] }, { cwd, signal: controller.signal, onStart: (process) => started.push(process) });
+    expect(result).toMatchObject({ status: 'failed', exitCode: null, error: 'cancelled before it started', truncated: false });
+    expect(result.stdout?.length).toBe(0);
+    expect(started).toEqual([]);
+    expect(existsSync(join(cwd, 'ran'))).toBe(false);
+  });
+
+  it('kills the whole process group when the signal aborts while it runs', async () => {
+    const controller = new AbortController();
+    const started: string[] = [];
+    const running = run(shell('echo going; sleep 30 & sleep 30; wait'), { signal: controller.signal, onStart: (process) => started.push(process) });
+    await until(() => started.length > 0);
+    const pgid = Number(started[0]?.split(':')[0]);
+    // The shell and both sleeps.
+    await until(() => groupMembers(pgid).length >= 3);
+    controller.abort(new Error('the operator cancelled it'));
+    const result = await running;
+    expect(result).toMatchObject({ status: 'failed', exitCode: null, error: 'cancelled: the operator cancelled it' });
+    expect(result.stdout?.toString()).toBe('going\n');
+    await until(() => groupMembers(pgid).length === 0);
+    expect(alive(pgid)).toBe(false);
+  });
+
+  it('says only "cancelled" for an abort without a reason, also when onStart aborts at once', async () => {
+    const controller = new AbortController();
+    const result = await run({ kind: 'exec', argv: ['sleep', '30'] }, { signal: controller.signal, onStart: () => controller.abort() });
+    expect(result).toMatchObject({ status: 'failed', exitCode: null, error: 'cancelled' });
   });
 
   it('runs on when onOutput throws', async () => {
