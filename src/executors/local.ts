@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { Operation } from '../approvals/index.js';
 import { messageOf } from '../errors.js';
 import type { Spawner } from './spawner.js';
@@ -22,6 +23,13 @@ export interface ExecLimits {
    * "cancelled[: reason]" (honoured by the local and SSH executors; the container executor ignores it).
    */
   readonly signal?: AbortSignal;
+  /**
+   * The user and group a local command runs as (Airlock's own when absent; supplementary groups are
+   * dropped when either is given). Any other than Airlock's own needs Airlock to run as root. The
+   * SSH and container executors ignore them (their user is the login's or the container's).
+   */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 export interface ExecResult {
@@ -61,6 +69,7 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
   mkdirSync(limits.cwd, { recursive: true, mode: 0o700 });
   const [file, ...args] = op.kind === 'exec' ? op.argv : ['/bin/sh', '-c', op.script];
   const env = { ...SCRUBBED_ENV, HOME: limits.cwd };
+  const ids = { ...(limits.uid !== undefined ? { uid: limits.uid } : {}), ...(limits.gid !== undefined ? { gid: limits.gid } : {}) };
   const started = performance.now();
   return new Promise((resolve) => {
     const collected = new StreamCollector(limits.outputCapBytes, limits.onOutput);
@@ -68,7 +77,7 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
     let spawnError: NodeJS.ErrnoException | undefined;
     let child: { readonly pid?: number | undefined; on(event: string, listener: (...args: any[]) => void): unknown };
     if (spawner) {
-      const remote = spawner.start({ file: file as string, args, cwd: limits.cwd, env, cap: limits.outputCapBytes });
+      const remote = spawner.start({ file: file as string, args, cwd: limits.cwd, env, cap: limits.outputCapBytes, ...ids });
       remote.on('start', (identity: string | undefined) => {
         if (identity) limits.onStart?.(identity);
         // A timeout or an abort that came before the helper reported the pid kills the group now.
@@ -77,7 +86,14 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
       remote.on('data', (stream: OutputStream, chunk: Buffer) => collected.add(stream, chunk));
       child = remote;
     } else {
-      const local = spawn(file as string, args, { cwd: limits.cwd, env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let local: ChildProcessByStdio<null, Readable, Readable>;
+      try {
+        local = spawn(file as string, args, { cwd: limits.cwd, env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
+      } catch (error) {
+        // Node throws at once what it does not report as an 'error' event: EPERM from setuid/setgid, among others.
+        resolve({ status: 'failed', ...cannotRun(error as NodeJS.ErrnoException, file as string, limits), ...NO_OUTPUT, durationMs: Math.round(performance.now() - started) });
+        return;
+      }
       if (local.pid !== undefined) {
         const identity = processIdentity(local.pid);
         if (identity) limits.onStart?.(identity);
@@ -109,8 +125,7 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
         return;
       }
       if (spawnError) {
-        const notFound = spawnError.code === 'ENOENT';
-        resolve({ status: 'failed', exitCode: notFound ? 127 : 126, ...output, durationMs, error: notFound ? `command not found: ${file}` : `cannot run ${file}: ${spawnError.code ?? spawnError.message}` });
+        resolve({ status: 'failed', ...cannotRun(spawnError, file as string, limits), ...output, durationMs });
         return;
       }
       if (stopping === 'timeout') {
@@ -125,6 +140,17 @@ export function runLocal(op: Operation, limits: ExecLimits, spawner?: Spawner): 
       resolve({ status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, ...output, durationMs });
     });
   });
+}
+
+/** Why a command could not be started: 127 when it does not exist, 126 otherwise. */
+function cannotRun(error: NodeJS.ErrnoException, file: string, limits: ExecLimits): { exitCode: number; error: string } {
+  if (error.code === 'ENOENT') return { exitCode: 127, error: `command not found: ${file}` };
+  if (error.code === 'EPERM' && (limits.uid !== undefined || limits.gid !== undefined)) {
+    const as = limits.uid !== undefined && (limits.uid !== process.getuid?.() || limits.gid === undefined) ? `uid ${limits.uid}` : `gid ${limits.gid}`;
+    const why = process.getuid?.() === 0 ? 'EPERM' : 'Airlock is not running as root';
+    return { exitCode: 126, error: `cannot run as ${as}: ${why}` };
+  }
+  return { exitCode: 126, error: `cannot run ${file}: ${error.code ?? error.message}` };
 }
 
 /** ": <reason>" for an abort that gave one (a plain `abort()` gives an AbortError, which says nothing). */

@@ -25,7 +25,10 @@ process.on('message', (job) => {
   const send = (message) => { if (process.connected) process.send({ id: job.id, ...message }); };
   let child;
   try {
-    child = spawn(job.file, job.args, { cwd: job.cwd, env: job.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const ids = {};
+    if (job.uid !== undefined) ids.uid = job.uid;
+    if (job.gid !== undefined) ids.gid = job.gid;
+    child = spawn(job.file, job.args, { cwd: job.cwd, env: job.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
   } catch (error) {
     send({ type: 'error', code: error.code, message: String(error.message) });
     send({ type: 'close', code: null, signal: null });
@@ -56,6 +59,9 @@ export interface SpawnJob {
   readonly env: Readonly<Record<string, string>>;
   /** Output bytes the caller keeps of each stream; the spawner forwards at most one more of each. */
   readonly cap: number;
+  /** The user and group the command runs as (the spawner's own when absent). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 type SpawnerMessage =

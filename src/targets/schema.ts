@@ -38,8 +38,14 @@ const DockerConnection = z
   })
   .refine((c) => (c.socket_path === undefined) !== (c.url === undefined), { error: 'give exactly one of socket_path or url' });
 
+/** A user or group id (uid_t/gid_t; 4294967295 is -1, "no change"). */
+const posixId = z.number().int().min(0).max(4_294_967_294);
+
 const LocalConnection = z.strictObject({
   work_dir: z.string().min(1).optional(),
+  /** The user and group commands run as (Airlock's own when absent); another needs Airlock to run as root. */
+  uid: posixId.optional(),
+  gid: posixId.optional(),
 });
 
 const Constraints = z

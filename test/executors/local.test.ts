@@ -1,11 +1,20 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Operation } from '../../src/approvals/index.js';
 import { runLocal, type ExecLimits } from '../../src/executors/local.js';
 import { Spawner } from '../../src/executors/spawner.js';
+import { loadTargetsFile, type Target } from '../../src/targets/index.js';
+import { TargetSchema } from '../../src/targets/schema.js';
+import { REPO_ROOT } from '../helpers/cli.js';
 import { alive } from '../helpers/process.js';
+import { testConfig } from '../helpers/server.js';
 import { tmpDir } from '../helpers/tmp.js';
+
+const root = process.getuid?.() === 0;
+const NOBODY = 65534;
 
 const spawner = new Spawner();
 afterAll(() => spawner.close());
@@ -135,6 +144,19 @@ describe.each([
     expect(result).toMatchObject({ status: 'failed', exitCode: null, error: 'cancelled' });
   });
 
+  it.skipIf(!root)('runs the command as the given uid and gid', async () => {
+    const both = await run(shell('id -u; id -g; id -G'), { uid: NOBODY, gid: NOBODY });
+    expect(both).toMatchObject({ status: 'succeeded', exitCode: 0 });
+    expect(both.stdout?.toString()).toBe(`${NOBODY}\n${NOBODY}\n${NOBODY}\n`);
+    const uid = await run({ kind: 'exec', argv: ['id', '-u'] }, { uid: NOBODY });
+    expect(uid.stdout?.toString()).toBe(`${NOBODY}\n`);
+  });
+
+  it.skipIf(root)('says clearly that another uid needs root', async () => {
+    const result = await run({ kind: 'exec', argv: ['id', '-u'] }, { uid: 0 });
+    expect(result).toMatchObject({ status: 'failed', exitCode: 126, error: 'cannot run as uid 0: Airlock is not running as root' });
+  });
+
   it('runs on when onOutput throws', async () => {
     const result = await run(shell('echo a; echo b >&2'), {
       onOutput: () => {
@@ -144,5 +166,67 @@ describe.each([
     expect(result).toMatchObject({ status: 'succeeded', exitCode: 0 });
     expect(result.stdout?.toString()).toBe('a\n');
     expect(result.stderr?.toString()).toBe('b\n');
+  });
+});
+
+describe.skipIf(!root)('runLocal in a server that is not root', () => {
+  it('fails a command for another uid or gid with 126 and says why, with and without the spawner', async () => {
+    // A real server process without root: this runner, started as nobody.
+    const dir = tmpDir();
+    chmodSync(dir, 0o777);
+    const module = (name: string): string => fileURLToPath(new URL(`../../src/executors/${name}.ts`, import.meta.url));
+    const script = join(dir, 'probe.mjs');
+    writeFileSync(
+      script,
+      `import { runLocal } from ${JSON.stringify(module('local'))};
+import { Spawner } from ${JSON.stringify(module('spawner'))};
+const spawner = new Spawner();
+const results = [];
+for (const ids of [{ uid: 0 }, { gid: 0 }, { uid: ${NOBODY}, gid: ${NOBODY} }]) {
+  for (const via of [undefined, spawner]) {
+    const result = await runLocal({ kind: 'exec', argv: ['id', '-u'] }, { timeoutSeconds: 10, outputCapBytes: 1024, cwd: ${JSON.stringify(join(dir, 'work'))}, ...ids }, via);
+    results.push({ status: result.status, exitCode: result.exitCode, error: result.error ?? null, stdout: result.stdout?.toString() });
+  }
+}
+spawner.close();
+process.stdout.write(JSON.stringify(results));
+`,
+    );
+    chmodSync(script, 0o644);
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, uid: NOBODY, gid: NOBODY, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, stderr).toBe(0);
+    const uid = { status: 'failed', exitCode: 126, error: 'cannot run as uid 0: Airlock is not running as root', stdout: '' };
+    const gid = { status: 'failed', exitCode: 126, error: 'cannot run as gid 0: Airlock is not running as root', stdout: '' };
+    const own = { status: 'succeeded', exitCode: 0, error: null, stdout: `${NOBODY}\n` };
+    expect(JSON.parse(stdout)).toEqual([uid, uid, gid, gid, own, own]);
+  });
+});
+
+describe('uid and gid of a local target', () => {
+  const local = (connection: Record<string, unknown>) => TargetSchema.safeParse({ executor: 'local', capabilities: ['exec'], connection });
+
+  it('are optional whole numbers from 0', () => {
+    expect(local({}).success).toBe(true);
+    expect(local({ uid: 0, gid: 0 }).success).toBe(true);
+    expect(local({ uid: NOBODY }).success).toBe(true);
+    expect(local({ uid: -1 }).success).toBe(false);
+    expect(local({ gid: -5 }).success).toBe(false);
+    expect(local({ uid: 1.5 }).success).toBe(false);
+    expect(local({ gid: '1000' }).success).toBe(false);
+    expect(local({ uid: 2 ** 32 - 1 }).success).toBe(false);
+  });
+
+  it('reach the Target', () => {
+    const file = join(tmpDir(), 'targets.yaml');
+    writeFileSync(file, `targets:\n  jail:\n    executor: local\n    connection: { uid: ${NOBODY}, gid: ${NOBODY} }\n    capabilities: [exec]\n  plain:\n    executor: local\n    capabilities: [exec]\n`);
+    const [jail, plain] = loadTargetsFile(file, testConfig(), {}).targets as [Target, Target];
+    expect(jail).toMatchObject({ id: 'jail', uid: NOBODY, gid: NOBODY });
+    expect(plain.uid).toBeUndefined();
+    expect(plain.gid).toBeUndefined();
   });
 });
