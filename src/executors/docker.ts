@@ -5,7 +5,7 @@ import Docker from 'dockerode';
 import type { CommandOp } from '../approvals/index.js';
 import { AirlockError, messageOf } from '../errors.js';
 import type { ExecLimits, ExecResult, Executor, TargetCheck } from './executor.js';
-import { CappedOutput } from './output.js';
+import { StreamCollector, type OutputStream } from './output.js';
 
 /** Where the engine listens: a unix socket (Docker, Podman's `system service`) or tcp://host:port. */
 export type EngineAddress = { readonly socketPath: string; readonly url?: undefined } | { readonly url: string; readonly socketPath?: undefined };
@@ -130,17 +130,16 @@ export class DockerExecutor implements Executor {
     }
     limits.onStart?.(`docker:${this.containerName()}:${marker}`);
 
-    const collected = new CappedOutput(limits.outputCapBytes);
-    const collect = (chunk: Buffer): void => collected.add(chunk);
-    // Both sinks write into one list synchronously, frame by frame, so the order of arrival survives.
-    const sink = (): Writable =>
+    const collected = new StreamCollector(limits.outputCapBytes, limits.onOutput);
+    // Both sinks write into one collector synchronously, frame by frame, so the order of arrival survives.
+    const sink = (name: OutputStream): Writable =>
       new Writable({
         write(chunk: Buffer, _encoding, done) {
-          collect(chunk);
+          collected.add(name, chunk);
           done();
         },
       });
-    this.docker.modem.demuxStream(stream, sink(), sink());
+    this.docker.modem.demuxStream(stream, sink('stdout'), sink('stderr'));
 
     const ended = new Promise<void>((resolve) => {
       stream.once('end', resolve);
@@ -162,14 +161,13 @@ export class DockerExecutor implements Executor {
       if (gaveUp) stream.destroy();
     }
     const durationMs = Math.round(performance.now() - started);
-    const output = collected.bytes();
-    const truncated = collected.truncated;
+    const output = collected.finish();
     if (timedOut) {
-      return { status: 'timed_out', exitCode: null, output, truncated, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout${killError ? ` (${killError})` : ''}` };
+      return { status: 'timed_out', exitCode: null, ...output, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout${killError ? ` (${killError})` : ''}` };
     }
     const exitCode = await this.exitCode(exec);
-    if (exitCode === null) return { status: 'failed', exitCode, output, truncated, durationMs, error: 'the engine did not report an exit code' };
-    return { status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, output, truncated, durationMs, ...(exitCode === 126 || exitCode === 127 ? { error: `cannot run ${cmd[0]} in ${this.containerName()}` } : {}) };
+    if (exitCode === null) return { status: 'failed', exitCode, ...output, durationMs, error: 'the engine did not report an exit code' };
+    return { status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, ...output, durationMs, ...(exitCode === 126 || exitCode === 127 ? { error: `cannot run ${cmd[0]} in ${this.containerName()}` } : {}) };
   }
 
   /** The exec's exit code; the engine may still report it running for a moment after the stream ended. */

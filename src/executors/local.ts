@@ -1,17 +1,35 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { CommandOp } from '../approvals/index.js';
+import { messageOf } from '../errors.js';
 import type { Spawner } from './spawner.js';
-import { CappedOutput } from './output.js';
+import { NO_OUTPUT, StreamCollector, type OutputStream } from './output.js';
 
 export interface ExecLimits {
   readonly timeoutSeconds: number;
+  /** The most bytes kept of stdout, of stderr, and of both combined (each). */
   readonly outputCapBytes: number;
   readonly cwd: string;
   /** Told the identity of the process group as soon as it exists. */
   readonly onStart?: (process: string) => void;
-  /** Aborting it stops the command as a timeout would (honoured by the SSH executor). */
+  /**
+   * Told each chunk of output as it arrives, up to the cap of its stream (what `stdout` and `stderr`
+   * keep); never after the result resolved. Called synchronously; an exception it throws is ignored.
+   */
+  readonly onOutput?: (stream: OutputStream, chunk: Buffer) => void;
+  /**
+   * Aborting it stops the command as a timeout would, and the result is `failed` with an error
+   * "cancelled[: reason]" (honoured by the local and SSH executors; the container executor ignores it).
+   */
   readonly signal?: AbortSignal;
+  /**
+   * The user and group a local command runs as (Airlock's own when absent; supplementary groups are
+   * dropped when either is given). Any other than Airlock's own needs Airlock to run as root. The
+   * SSH and container executors ignore them (their user is the login's or the container's).
+   */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 export interface ExecResult {
@@ -20,6 +38,10 @@ export interface ExecResult {
   readonly exitCode: number | null;
   /** stdout and stderr in the order they arrived, at most outputCapBytes. */
   readonly output: Buffer;
+  /** Each stream on its own, at most outputCapBytes each. */
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  /** Whether output, stdout or stderr dropped bytes. */
   readonly truncated: boolean;
   readonly durationMs: number;
   readonly error?: string;
@@ -37,67 +59,105 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGA
 /**
  * Runs an operation on this machine: argv straight to exec (no shell), or a shell script through
  * /bin/sh -c (the caller has checked the target allows it). The process gets its own group, so a
- * timeout kills everything it started.
+ * timeout or an abort kills everything it started.
  */
 export function runLocal(op: CommandOp, limits: ExecLimits, spawner?: Spawner): Promise<ExecResult> {
+  if (limits.signal?.aborted) return Promise.resolve({ status: 'failed', exitCode: null, ...NO_OUTPUT, durationMs: 0, error: 'cancelled before it started' });
   mkdirSync(limits.cwd, { recursive: true, mode: 0o700 });
+  // A command run as another user works, and keeps its HOME, in a directory of its own.
+  if (limits.uid !== undefined && process.getuid?.() === 0) chownSync(limits.cwd, limits.uid, limits.gid ?? -1);
   const [file, ...args] = op.kind === 'exec' ? op.argv : ['/bin/sh', '-c', op.script];
   const env = { ...SCRUBBED_ENV, HOME: limits.cwd };
+  const ids = { ...(limits.uid !== undefined ? { uid: limits.uid } : {}), ...(limits.gid !== undefined ? { gid: limits.gid } : {}) };
   const started = performance.now();
   return new Promise((resolve) => {
-    const collected = new CappedOutput(limits.outputCapBytes);
-    const collect = (chunk: Buffer): void => collected.add(chunk);
-    let timedOut = false;
+    const collected = new StreamCollector(limits.outputCapBytes, limits.onOutput);
+    let stopping: 'timeout' | 'abort' | undefined;
     let spawnError: NodeJS.ErrnoException | undefined;
     let child: { readonly pid?: number | undefined; on(event: string, listener: (...args: any[]) => void): unknown };
     if (spawner) {
-      const remote = spawner.start({ file: file as string, args, cwd: limits.cwd, env, cap: limits.outputCapBytes });
+      const remote = spawner.start({ file: file as string, args, cwd: limits.cwd, env, cap: limits.outputCapBytes, ...ids });
       remote.on('start', (identity: string | undefined) => {
         if (identity) limits.onStart?.(identity);
-        // A timeout that fired before the helper reported the pid kills the group now.
-        if (timedOut) killGroup(remote.pid);
+        // A timeout or an abort that came before the helper reported the pid kills the group now.
+        if (stopping) killGroup(remote.pid);
       });
-      remote.on('data', collect);
+      remote.on('data', (stream: OutputStream, chunk: Buffer) => collected.add(stream, chunk));
       child = remote;
     } else {
-      const local = spawn(file as string, args, { cwd: limits.cwd, env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let local: ChildProcessByStdio<null, Readable, Readable>;
+      try {
+        local = spawn(file as string, args, { cwd: limits.cwd, env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
+      } catch (error) {
+        // Node throws at once what it does not report as an 'error' event: EPERM from setuid/setgid, among others.
+        resolve({ status: 'failed', ...cannotRun(error as NodeJS.ErrnoException, file as string, limits), ...NO_OUTPUT, durationMs: Math.round(performance.now() - started) });
+        return;
+      }
       if (local.pid !== undefined) {
         const identity = processIdentity(local.pid);
         if (identity) limits.onStart?.(identity);
       }
-      local.stdout.on('data', collect);
-      local.stderr.on('data', collect);
+      local.stdout.on('data', (chunk: Buffer) => collected.add('stdout', chunk));
+      local.stderr.on('data', (chunk: Buffer) => collected.add('stderr', chunk));
       child = local;
     }
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const stop = (why: 'timeout' | 'abort'): void => {
+      if (stopping) return;
+      stopping = why;
       killGroup(child.pid);
-    }, limits.timeoutSeconds * 1000);
+    };
+    const timer = setTimeout(() => stop('timeout'), limits.timeoutSeconds * 1000);
+    const onAbort = (): void => stop('abort');
+    limits.signal?.addEventListener('abort', onAbort, { once: true });
+    // Aborted by onStart, before the listener above was there.
+    if (limits.signal?.aborted) stop('abort');
     child.on('error', (error: NodeJS.ErrnoException) => {
       spawnError = error;
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      limits.signal?.removeEventListener('abort', onAbort);
       const durationMs = Math.round(performance.now() - started);
-      const output = collected.bytes();
-      const truncated = collected.truncated;
+      const output = collected.finish();
       if (spawnError?.code === 'ESPAWNER') {
-        resolve({ status: 'failed', exitCode: null, output, truncated, durationMs, error: `the spawner process stopped while ${file} ran (ESPAWNER); its process group was killed` });
+        resolve({ status: 'failed', exitCode: null, ...output, durationMs, error: `the spawner process stopped while ${file} ran (ESPAWNER); its process group was killed` });
         return;
       }
       if (spawnError) {
-        const notFound = spawnError.code === 'ENOENT';
-        resolve({ status: 'failed', exitCode: notFound ? 127 : 126, output, truncated, durationMs, error: notFound ? `command not found: ${file}` : `cannot run ${file}: ${spawnError.code ?? spawnError.message}` });
+        resolve({ status: 'failed', ...cannotRun(spawnError, file as string, limits), ...output, durationMs });
         return;
       }
-      if (timedOut) {
-        resolve({ status: 'timed_out', exitCode: null, output, truncated, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout` });
+      if (stopping === 'timeout') {
+        resolve({ status: 'timed_out', exitCode: null, ...output, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout` });
+        return;
+      }
+      if (stopping === 'abort') {
+        resolve({ status: 'failed', exitCode: null, ...output, durationMs, error: `cancelled${abortReason(limits.signal)}` });
         return;
       }
       const exitCode = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : null);
-      resolve({ status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, output, truncated, durationMs });
+      resolve({ status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, ...output, durationMs });
     });
   });
+}
+
+/** Why a command could not be started: 127 when it does not exist, 126 otherwise. */
+function cannotRun(error: NodeJS.ErrnoException, file: string, limits: ExecLimits): { exitCode: number; error: string } {
+  if (error.code === 'ENOENT') return { exitCode: 127, error: `command not found: ${file}` };
+  if (error.code === 'EPERM' && (limits.uid !== undefined || limits.gid !== undefined)) {
+    const as = limits.uid !== undefined && (limits.uid !== process.getuid?.() || limits.gid === undefined) ? `uid ${limits.uid}` : `gid ${limits.gid}`;
+    const why = process.getuid?.() === 0 ? 'EPERM' : 'Airlock is not running as root';
+    return { exitCode: 126, error: `cannot run as ${as}: ${why}` };
+  }
+  return { exitCode: 126, error: `cannot run ${file}: ${error.code ?? error.message}` };
+}
+
+/** ": <reason>" for an abort that gave one (a plain `abort()` gives an AbortError, which says nothing). */
+export function abortReason(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  if (reason === undefined) return '';
+  if (reason instanceof Error && reason.name === 'AbortError') return '';
+  return `: ${messageOf(reason)}`;
 }
 
 /** "pid:starttime" from /proc (Linux): the start time tells a live process from a later one with the same pid. */

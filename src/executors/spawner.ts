@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import type { OutputStream } from './output.js';
 
 /**
  * What the spawner process runs. It does nothing but start commands and report on them: the caller
@@ -24,23 +25,28 @@ process.on('message', (job) => {
   const send = (message) => { if (process.connected) process.send({ id: job.id, ...message }); };
   let child;
   try {
-    child = spawn(job.file, job.args, { cwd: job.cwd, env: job.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const ids = {};
+    if (job.uid !== undefined) ids.uid = job.uid;
+    if (job.gid !== undefined) ids.gid = job.gid;
+    child = spawn(job.file, job.args, { cwd: job.cwd, env: job.env, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
   } catch (error) {
     send({ type: 'error', code: error.code, message: String(error.message) });
     send({ type: 'close', code: null, signal: null });
     return;
   }
   send({ type: 'start', pid: child.pid, identity: child.pid === undefined ? undefined : identity(child.pid) });
-  let forwarded = 0;
-  const forward = (chunk) => {
-    // Past the cap the caller keeps nothing; one byte more tells it the output was truncated.
-    if (forwarded > job.cap) return;
-    const kept = chunk.length > job.cap + 1 - forwarded ? chunk.subarray(0, job.cap + 1 - forwarded) : chunk;
-    forwarded += kept.length;
-    send({ type: 'data', chunk: kept });
+  const forwarder = (stream) => {
+    let forwarded = 0;
+    return (chunk) => {
+      // Past the cap the caller keeps nothing of this stream; one byte more tells it the output was truncated.
+      if (forwarded > job.cap) return;
+      const kept = chunk.length > job.cap + 1 - forwarded ? chunk.subarray(0, job.cap + 1 - forwarded) : chunk;
+      forwarded += kept.length;
+      send({ type: 'data', stream, chunk: kept });
+    };
   };
-  child.stdout.on('data', forward);
-  child.stderr.on('data', forward);
+  child.stdout.on('data', forwarder('stdout'));
+  child.stderr.on('data', forwarder('stderr'));
   child.on('error', (error) => send({ type: 'error', code: error.code, message: String(error.message) }));
   child.on('close', (code, signal) => send({ type: 'close', code, signal }));
 });
@@ -51,19 +57,22 @@ export interface SpawnJob {
   readonly args: readonly string[];
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
-  /** Output bytes the caller keeps; the spawner forwards at most one more. */
+  /** Output bytes the caller keeps of each stream; the spawner forwards at most one more of each. */
   readonly cap: number;
+  /** The user and group the command runs as (the spawner's own when absent). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 type SpawnerMessage =
   | { id: number; type: 'start'; pid?: number; identity?: string }
-  | { id: number; type: 'data'; chunk: Uint8Array }
+  | { id: number; type: 'data'; stream: OutputStream; chunk: Uint8Array }
   | { id: number; type: 'error'; code?: string; message: string }
   | { id: number; type: 'close'; code: number | null; signal: NodeJS.Signals | null };
 
 /**
  * A command started by the spawner, seen as a child process is: 'start' (pid, identity), 'data'
- * (Buffer), 'error' (Error with code), then 'close' (code, signal) exactly once.
+ * (which stream, Buffer), 'error' (Error with code), then 'close' (code, signal) exactly once.
  */
 export class RemoteChild extends EventEmitter {
   pid: number | undefined;
@@ -127,7 +136,7 @@ export class Spawner {
         child.emit('start', message.identity);
         break;
       case 'data':
-        child.emit('data', Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength));
+        child.emit('data', message.stream, Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength));
         break;
       case 'error':
         child.emit('error', Object.assign(new Error(message.message), { code: message.code }));

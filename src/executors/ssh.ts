@@ -5,7 +5,8 @@ import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import type { CommandOp } from '../approvals/index.js';
 import { AirlockError, isAirlockError, messageOf } from '../errors.js';
 import type { ExecLimits, ExecResult, Executor, TargetCheck } from './executor.js';
-import { CappedOutput } from './output.js';
+import { abortReason } from './local.js';
+import { NO_OUTPUT, StreamCollector } from './output.js';
 
 /** How to reach one SSH target (the `connection` of an `ssh` target in targets.yaml). */
 export interface SshConnection {
@@ -130,7 +131,7 @@ export class SshExecutor implements Executor {
     this.active++;
     try {
       const started = performance.now();
-      if (limits.signal?.aborted) return { status: 'failed', exitCode: null, output: Buffer.alloc(0), truncated: false, durationMs: 0, error: 'cancelled before it started' };
+      if (limits.signal?.aborted) return { status: 'failed', exitCode: null, ...NO_OUTPUT, durationMs: 0, error: 'cancelled before it started' };
       // The channel is supervised from inside ssh2's callback: the exit status of a quick command may be
       // parsed from the same TCP read as the exec reply, before any later tick could listen for it.
       return await this.startExec(command, (channel) => this.supervise(channel, marker, limits, started));
@@ -310,8 +311,8 @@ export class SshExecutor implements Executor {
    */
   private supervise(channel: ClientChannel, marker: string, limits: ExecLimits, started: number): Promise<ExecResult> {
     return new Promise<ExecResult>((resolve) => {
-      const collected = new CappedOutput(limits.outputCapBytes);
-      const collect = (chunk: Buffer): void => collected.add(chunk);
+      const collected = new StreamCollector(limits.outputCapBytes, limits.onOutput);
+      const collectStderr = (chunk: Buffer): void => collected.add('stderr', chunk);
 
       let pgid: number | undefined;
       let head: Buffer | undefined = Buffer.alloc(0); // stderr until the marker line; undefined after
@@ -340,10 +341,10 @@ export class SshExecutor implements Executor {
         else graceTimer = setTimeout(() => giveUp(), KILL_GRACE_MS);
       };
 
-      channel.on('data', collect);
+      channel.on('data', (chunk: Buffer) => collected.add('stdout', chunk));
       channel.stderr.on('data', (chunk: Buffer) => {
         if (head === undefined) {
-          collect(chunk);
+          collectStderr(chunk);
           return;
         }
         head = Buffer.concat([head, chunk]);
@@ -359,14 +360,14 @@ export class SshExecutor implements Executor {
               limits.onStart?.(`ssh:${this.target}:${id}`);
               if (stopping) kill();
             }
-            collect(rest);
+            collectStderr(rest);
             return;
           }
-          collect(line); // something the login shell printed before our line
+          collectStderr(line); // something the login shell printed before our line
         }
         if (head.length > 64 * 1024) {
           // No marker line: a login shell we do not understand. Keep the output; stopping then only closes the channel.
-          collect(head);
+          collectStderr(head);
           head = undefined;
         }
       });
@@ -381,22 +382,21 @@ export class SshExecutor implements Executor {
         clearTimeout(timer);
         clearTimeout(graceTimer);
         limits.signal?.removeEventListener('abort', onAbort);
-        if (head !== undefined) collect(head);
-        const output = collected.bytes();
-        const truncated = collected.truncated;
+        if (head !== undefined) collectStderr(head);
+        const output = collected.finish();
         const durationMs = Math.round(performance.now() - started);
         const maybeRunning = unconfirmed ? '; it may still be running on the host' : '';
         if (stopping === 'timeout') {
-          resolve({ status: 'timed_out', exitCode: null, output, truncated, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout${maybeRunning}` });
+          resolve({ status: 'timed_out', exitCode: null, ...output, durationMs, error: `killed after the ${limits.timeoutSeconds} s timeout${maybeRunning}` });
         } else if (stopping === 'abort') {
-          resolve({ status: 'failed', exitCode: null, output, truncated, durationMs, error: `cancelled${abortReason(limits.signal)}${maybeRunning}` });
+          resolve({ status: 'failed', exitCode: null, ...output, durationMs, error: `cancelled${abortReason(limits.signal)}${maybeRunning}` });
         } else if (!exit) {
-          resolve({ status: 'failed', exitCode: null, output, truncated, durationMs, error: `the connection to ${this.host}:${this.port} was lost while the command ran${killed ? '; its process group was killed' : ''}` });
+          resolve({ status: 'failed', exitCode: null, ...output, durationMs, error: `the connection to ${this.host}:${this.port} was lost while the command ran${killed ? '; its process group was killed' : ''}` });
         } else if (exit.code !== null) {
-          resolve({ status: exit.code === 0 ? 'succeeded' : 'failed', exitCode: exit.code, output, truncated, durationMs });
+          resolve({ status: exit.code === 0 ? 'succeeded' : 'failed', exitCode: exit.code, ...output, durationMs });
         } else {
           const number = exit.signal ? SIGNALS[exit.signal] : undefined;
-          resolve({ status: 'failed', exitCode: number === undefined ? null : 128 + number, output, truncated, durationMs, error: `killed by signal ${exit.signal ?? 'unknown'}` });
+          resolve({ status: 'failed', exitCode: number === undefined ? null : 128 + number, ...output, durationMs, error: `killed by signal ${exit.signal ?? 'unknown'}` });
         }
       };
       // sshd closes a session channel only once its command ended, so a command that outlives the kill
@@ -493,11 +493,4 @@ function describeConnectError(error: Error & { level?: string; code?: string }, 
     default:
       return messageOf(error);
   }
-}
-
-function abortReason(signal: AbortSignal | undefined): string {
-  const reason: unknown = signal?.reason;
-  if (reason === undefined) return '';
-  if (reason instanceof Error && reason.name === 'AbortError') return '';
-  return `: ${messageOf(reason)}`;
 }

@@ -4,6 +4,7 @@ import { opHash, readOperation, type CommandOp, type Operation } from '../approv
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError, messageOf } from '../errors.js';
 import { killLeftover, runLocal, type ExecLimits, type ExecResult } from '../executors/local.js';
+import { NO_OUTPUT } from '../executors/output.js';
 import { Spawner } from '../executors/spawner.js';
 import type { DockerExecutor } from '../executors/docker.js';
 import { capabilityOf } from '../operations/catalog.js';
@@ -22,7 +23,10 @@ import type { ExecuteInput } from './schema.js';
 /** The reference gateway's answer, plus Airlock's receipt and details. */
 export interface ExecuteResponse {
   readonly success: boolean;
+  /** stdout and stderr as they arrived (the reference field). */
   readonly output: string;
+  readonly stdout: string;
+  readonly stderr: string;
   readonly exit_code: number | null;
   readonly execution_id: string;
   readonly status: string;
@@ -144,6 +148,8 @@ export class Gateway {
       timeoutSeconds: target.timeoutSeconds,
       outputCapBytes: target.outputCapBytes,
       cwd: target.workDir,
+      ...(target.uid !== undefined ? { uid: target.uid } : {}),
+      ...(target.gid !== undefined ? { gid: target.gid } : {}),
       // Off the response's path: only a crash recovery ever reads it.
       onStart: (process: string) => {
         void RECORD_PROCESS.run(this.deps.store, [process, row.id, 'running']).catch(() => undefined);
@@ -163,6 +169,8 @@ export class Gateway {
       status: outcome.status,
       exitCode: outcome.status === 'succeeded' ? 0 : null,
       output,
+      stdout: output,
+      stderr: Buffer.alloc(0),
       truncated: false,
       durationMs: outcome.durationMs,
       ...(outcome.error ? { error: outcome.error.message, errorCode: outcome.error.code } : { result: outcome.result, effects: effectsOf(op, outcome.result) }),
@@ -189,7 +197,7 @@ export class Gateway {
     try {
       return await this.deps.executors.get(target).run(op, limits);
     } catch (error) {
-      return { status: 'failed', exitCode: null, output: Buffer.alloc(0), truncated: false, durationMs: Math.round(performance.now() - started), error: messageOf(error) };
+      return { status: 'failed', exitCode: null, ...NO_OUTPUT, durationMs: Math.round(performance.now() - started), error: messageOf(error) };
     }
   }
 
@@ -310,6 +318,8 @@ export class Gateway {
     return {
       success: result.status === 'succeeded',
       output,
+      stdout: result.stdout.toString('utf8'),
+      stderr: result.stderr.toString('utf8'),
       exit_code: result.exitCode,
       execution_id: row.id,
       status: result.status,

@@ -133,7 +133,7 @@ export class SshHost implements Host {
   async uid(): Promise<number> {
     if (this.ownUid === undefined) {
       const result = await this.exec(['id', '-u']);
-      this.ownUid = result.status === 'succeeded' ? Number(result.output.toString('utf8').trim()) : -1;
+      this.ownUid = result.status === 'succeeded' ? Number(result.stdout.toString('utf8').trim()) : -1;
     }
     return this.ownUid;
   }

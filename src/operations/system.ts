@@ -32,7 +32,7 @@ export async function systemInfo(host: Host): Promise<SystemInfo> {
   const proc = { uptime: await host.readFile('/proc/uptime', 4096), loadavg: await host.readFile('/proc/loadavg', 4096), meminfo: await host.readFile('/proc/meminfo', 65_536) };
   const uname = await run(host, ['uname', '-nr']);
   const df = await run(host, ['df', '-P', '-k']);
-  const [hostname = '', kernel = ''] = uname.output.toString('utf8').trim().split(/\s+/);
+  const [hostname = '', kernel = ''] = uname.stdout.toString('utf8').trim().split(/\s+/);
   const load = proc.loadavg.toString('utf8').trim().split(/\s+/).slice(0, 3).map(Number) as [number, number, number];
   const memory = Object.fromEntries(
     proc.meminfo
@@ -42,7 +42,7 @@ export async function systemInfo(host: Host): Promise<SystemInfo> {
       .filter((match): match is RegExpExecArray => match !== null)
       .map((match) => [match[1], Number(match[2]) * 1024]),
   ) as Record<string, number>;
-  const disks = df.output
+  const disks = df.stdout
     .toString('utf8')
     .trim()
     .split('\n')
@@ -85,7 +85,7 @@ export async function journalRead(host: Host, args: OpArgs<'journal.read'>): Pro
   if (args.unit) argv.push(`--unit=${args.unit}`);
   if (args.since) argv.push(...journalSince(args.since));
   const result = await run(host, argv);
-  const entries = result.output
+  const entries = result.stdout
     .toString('utf8')
     .split('\n')
     .filter((line) => line.startsWith('{'))
@@ -128,5 +128,5 @@ export async function cronList(host: Host, args: OpArgs<'cron.list'>): Promise<{
   if (result.exitCode === 1 && !/no crontab/i.test(result.output.toString('utf8'))) {
     throw new AirlockError('operation_failed', `crontab failed: ${result.output.toString('utf8').trim().slice(0, 500)}`, { status: 502 });
   }
-  return { user: args.user ?? null, entries: result.exitCode === 0 ? parseCrontab(result.output.toString('utf8')) : [] };
+  return { user: args.user ?? null, entries: result.exitCode === 0 ? parseCrontab(result.stdout.toString('utf8')) : [] };
 }

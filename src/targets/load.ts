@@ -24,6 +24,9 @@ export interface Target {
   readonly mode: 'enforce' | 'shadow';
   /** Where local commands run. */
   readonly workDir: string;
+  /** The user and group local commands run as; Airlock's own when absent. */
+  readonly uid?: number;
+  readonly gid?: number;
   /** The executor's connection, `${VARIABLES}` already substituted. */
   readonly connection: TargetSpec['connection'];
 }
@@ -123,6 +126,8 @@ export function loadTargetsFile(file: string, config: ResolvedConfig, env: NodeJ
       ...(spec.segment ? { segment: spec.segment } : {}),
       mode: spec.mode,
       workDir: spec.executor === 'local' && spec.connection.work_dir ? spec.connection.work_dir : join(defaults.workDir, id),
+      ...(spec.executor === 'local' && spec.connection.uid !== undefined ? { uid: spec.connection.uid } : {}),
+      ...(spec.executor === 'local' && spec.connection.gid !== undefined ? { gid: spec.connection.gid } : {}),
       connection: spec.connection,
     });
   }

@@ -68,6 +68,10 @@ export function checkGate(target: Target, question: GateQuestion): GateAnswer {
     const executors = OPERATIONS[question.op.name].executors.join(' or ');
     denials.push({ code: 'operation_not_supported', reason: `${question.op.name} runs on ${executors} targets; ${target.id} is a ${target.executor} target` });
   }
+  if (question.op.kind === 'op' && question.op.name.startsWith('file.') && target.executor === 'local' && target.uid !== undefined) {
+    // Files are read and written by Airlock itself, which would not be the user the target names.
+    denials.push({ code: 'operation_not_supported', reason: `target ${target.id} runs commands as uid ${target.uid}; file operations there would run as Airlock itself` });
+  }
   if (question.op.kind === 'shell' && !target.shellAllowed) {
     denials.push({ code: 'shell_not_allowed', reason: `target ${target.id} does not allow commands that need a shell` });
   }

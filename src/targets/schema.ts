@@ -38,9 +38,18 @@ const DockerConnection = z
   })
   .refine((c) => (c.socket_path === undefined) !== (c.url === undefined), { error: 'give exactly one of socket_path or url' });
 
-const LocalConnection = z.strictObject({
-  work_dir: z.string().min(1).optional(),
-});
+/** A user or group id (uid_t/gid_t; 4294967295 is -1, "no change"). */
+const posixId = z.number().int().min(0).max(4_294_967_294);
+
+const LocalConnection = z
+  .strictObject({
+    work_dir: z.string().min(1).optional(),
+    /** The user and group commands run as (Airlock's own when absent); another needs Airlock to run as root. */
+    uid: posixId.optional(),
+    gid: posixId.optional(),
+  })
+  // With a uid alone the command would keep Airlock's own group (root's, when it switches users).
+  .refine((c) => c.uid === undefined || c.gid !== undefined, { path: ['gid'], error: 'give gid together with uid' });
 
 const Constraints = z
   .strictObject({

@@ -72,6 +72,17 @@ describe('DockerExecutor.run', () => {
     expect(onlyStdout.output.toString()).toBe('out1\nout2\n');
   });
 
+  it('returns stdout and stderr each on its own and streams both to onOutput', async () => {
+    const seen: Record<string, Buffer[]> = { stdout: [], stderr: [] };
+    const result = await executor.run({ kind: 'exec', argv: ['sh', '-c', 'echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 6'] }, limits({ onOutput: (stream, chunk) => seen[stream]?.push(Buffer.from(chunk)) }));
+    expect(result).toMatchObject({ status: 'failed', exitCode: 6, truncated: false });
+    expect(result.stdout?.toString()).toBe('out1\nout2\n');
+    expect(result.stderr?.toString()).toBe('err1\nerr2\n');
+    expect(result.output.toString().split('\n').filter(Boolean).sort()).toEqual(['err1', 'err2', 'out1', 'out2']);
+    expect(Buffer.concat(seen.stdout ?? [])).toEqual(result.stdout);
+    expect(Buffer.concat(seen.stderr ?? [])).toEqual(result.stderr);
+  });
+
   it('caps the output and says it was truncated', async () => {
     const result = await executor.run({ kind: 'exec', argv: ['sh', '-c', 'yes 0123456789 | head -c 100000; echo tail >&2'] }, limits({ outputCapBytes: 1000 }));
     expect(result.output.length).toBe(1000);

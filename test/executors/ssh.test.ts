@@ -84,6 +84,17 @@ describe.skipIf(missing !== undefined)('SSH executor against a real OpenSSH serv
     expect(notFound.output.toString()).toContain('airlock-no-such-program');
   });
 
+  it('keeps stdout and stderr apart (without its own marker line) and streams both to onOutput', async () => {
+    const seen: Record<string, Buffer[]> = { stdout: [], stderr: [] };
+    const result = await executor().run({ kind: 'shell', script: 'echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 5' }, limits({ onOutput: (stream, chunk) => seen[stream]?.push(Buffer.from(chunk)) }));
+    expect(result).toMatchObject({ status: 'failed', exitCode: 5, truncated: false });
+    expect(result.stdout?.toString()).toBe('out1\nout2\n');
+    expect(result.stderr?.toString()).toBe('err1\nerr2\n');
+    expect(result.output.toString().split('\n').filter(Boolean).sort()).toEqual(['err1', 'err2', 'out1', 'out2']);
+    expect(Buffer.concat(seen.stdout ?? [])).toEqual(result.stdout);
+    expect(Buffer.concat(seen.stderr ?? [])).toEqual(result.stderr);
+  });
+
   it('passes hostile arguments literally, each as one argument', async () => {
     const hostile = ['two words', "it's", '"double"', '$(touch /tmp/airlock-pwned)', '`id`', 'a; rm -rf /tmp/x', 'line one\nline two', '$HOME', '*', '\\', "'", '', ' ', '--', '&& echo injected', '| cat'];
     const result = await executor().run(exec('printf', '[%s]\n', ...hostile), limits());

@@ -19,7 +19,8 @@ class RecordingHost extends LocalHost {
     const answer = this.answers[argv[0] as string];
     if (!answer) return super.exec(argv);
     const exitCode = answer.exitCode ?? 0;
-    return { status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, output: Buffer.from(answer.output), truncated: false, durationMs: 1 } as ExecResult;
+    const output = Buffer.from(answer.output);
+    return { status: exitCode === 0 ? 'succeeded' : 'failed', exitCode, output, stdout: output, stderr: Buffer.alloc(0), truncated: false, durationMs: 1 };
   }
 }
 
