@@ -5,7 +5,7 @@ import { publicKeyFileOf, type ResolvedConfig } from './config/index.js';
 import type { Redis } from 'ioredis';
 import { Metrics } from './http/metrics.js';
 import { connectRedis } from './http/rate-limit.js';
-import { Approvals, loadPolicy } from './approvals/index.js';
+import { Approvals, loadPolicy, type Policy } from './approvals/index.js';
 import { ApiKeys, Challenges, Mfa, SecretBox, Sessions, Users } from './identity/index.js';
 import { Gateway } from './gateway/index.js';
 import { ExecutorPool, TargetRegistry } from './targets/index.js';
@@ -24,6 +24,7 @@ export interface Runtime {
   readonly mfa: Mfa;
   readonly challenges: Challenges;
   readonly targets: TargetRegistry;
+  readonly policy: Policy;
   readonly approvals: Approvals;
   readonly tokens: Tokens;
   readonly gateway: Gateway;
@@ -138,6 +139,7 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     mfa,
     challenges,
     targets,
+    policy,
     approvals,
     tokens,
     gateway,

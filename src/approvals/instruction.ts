@@ -15,6 +15,10 @@ export const SECTIONS = [
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
+/** The reference acceptance instruction (deployment guide, Test C), verbatim: every section, and the command on its own line. */
+export const REFERENCE_INSTRUCTION =
+  'DELIVERABLES: Test command\nSUCCESS_CRITERIA: Exit 0\nBOUNDARIES: Read-only\nDEPENDENCIES: None\nMITIGATION: None\nTEST_PROCESS: Run echo\nTEST_RESULTS_FORMAT: stdout\nRESOURCE_REQUIREMENTS: None\nRISK_ASSESSMENT: Low\nQUALITY_METRICS: Success\n\nCommand: echo test';
+
 export interface Finding {
   readonly section: Section;
   readonly problem: 'missing' | 'empty' | 'placeholder' | 'thin' | 'understated_risk' | 'no_mitigation';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { principalOf } from '../http/auth.js';
-import { ApprovalParams, ApprovalRequestBody, DecisionBody, ListQuery, WaitQuery } from './schema.js';
+import { ApprovalParams, ApprovalRequestBody, DecisionBody, ExplainBody, ListQuery, WaitQuery } from './schema.js';
 import type { Approvals } from './service.js';
 
 /**
@@ -18,6 +18,10 @@ export async function approvalRoutes(app: FastifyInstance, options: { approvals:
       return reply.status(201).send({ request: created });
     });
   }
+
+  routes.post('/v1/policy/explain', { config: { scope: 'approvals:read' }, schema: { body: ExplainBody } }, async (request) => ({
+    explanation: await approvals.explain(principalOf(request), request.body),
+  }));
 
   routes.get('/v1/approvals', { config: { scope: 'approvals:read' }, schema: { querystring: ListQuery } }, async (request) => ({
     requests: await approvals.list(request.query),

@@ -23,6 +23,10 @@ export const ApprovalRequestBody = z.strictObject({
 });
 export type ApprovalRequestInput = z.infer<typeof ApprovalRequestBody>;
 
+/** POST /v1/policy/explain: what a request would be, without making one. */
+export const ExplainBody = ApprovalRequestBody.pick({ deployment_env: true, target: true, command: true, op: true, instruction: true });
+export type ExplainInput = z.infer<typeof ExplainBody>;
+
 export const ApprovalParams = z.strictObject({ id: z.string().min(1).max(100) });
 
 export const WaitQuery = z.strictObject({

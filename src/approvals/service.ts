@@ -6,13 +6,13 @@ import { AirlockError } from '../errors.js';
 import { actorOf, assertMayUse, mayUse, type Challenges, type Mfa, type Principal } from '../identity/index.js';
 import { Statement, allColumns, insertStatement, type Store, type Tx } from '../store/index.js';
 import type { ApprovalDecisionsTable, ApprovalsTable } from '../store/tables.js';
-import { enforceGate, type TargetRegistry } from '../targets/index.js';
+import { checkGate, enforceGate, type GateDenial, type TargetRegistry } from '../targets/index.js';
 import { capabilityOf } from '../operations/catalog.js';
 import { canonicalOp, displayOp, opHash, readOperation, type Operation } from './command.js';
 import { parseInstruction, scoreInstruction, type Finding } from './instruction.js';
 import { environmentPolicy, type Policy } from './policy.js';
 import { assessRisk, type RiskReason } from './risk.js';
-import type { ApprovalRequestInput, ApprovalStatus, DecisionInput } from './schema.js';
+import type { ApprovalRequestInput, ApprovalStatus, DecisionInput, ExplainInput } from './schema.js';
 import { sensitivePathsIn } from './sensitive.js';
 
 /** A request as clients see it: the reference fields first, then Airlock's own. */
@@ -45,6 +45,26 @@ export interface ApprovalView {
   readonly approvals: readonly { readonly username: string; readonly decided_at: string; readonly step_up: string | null }[];
   /** Each approval needs a fresh TOTP code (or an approved challenge) of the approver. */
   readonly step_up_required: boolean;
+}
+
+/** What a request would be (`explain`): nothing is recorded. */
+export interface Explanation {
+  readonly op: Operation;
+  readonly command: string;
+  readonly environment: string;
+  readonly target: string;
+  readonly allowed_by_gate: boolean;
+  readonly denials: readonly GateDenial[];
+  readonly risk_level: string;
+  readonly risk_reasons: readonly RiskReason[];
+  readonly auto_approve: boolean;
+  /** People who would have to approve (0 when the policy approves it). */
+  readonly required_approvals: number;
+  readonly step_up_required: boolean;
+  readonly sensitive_paths: readonly string[];
+  readonly instruction_score: number;
+  readonly instruction_findings: readonly Finding[];
+  readonly min_score: number;
 }
 
 export const POLICY_ACTOR = 'policy';
@@ -121,7 +141,35 @@ export class Approvals {
     },
   ) {}
 
-  async request(principal: Principal, input: ApprovalRequestInput): Promise<ApprovalView> {
+  /**
+   * What a request would be, without making one: its operation, the gate's answer, its risk and
+   * reasons, the instruction's score, and what a person would have to do. Nothing is written.
+   */
+  async explain(principal: Principal, input: ExplainInput): Promise<Explanation> {
+    const assessed = this.assess(principal, input);
+    const gate = checkGate(assessed.target, { op: assessed.command.op, environment: input.deployment_env, capability: capabilityOf(assessed.command.op) });
+    const autoApprove = assessed.risk.autoApprove && assessed.sensitive.length === 0;
+    return {
+      op: assessed.command.op,
+      command: assessed.commandText?.trim() ?? displayOp(assessed.command.op),
+      environment: input.deployment_env,
+      target: assessed.target.id,
+      allowed_by_gate: gate.allow,
+      denials: gate.denials,
+      risk_level: assessed.risk.level,
+      risk_reasons: assessed.reasons,
+      auto_approve: autoApprove,
+      required_approvals: autoApprove ? 0 : (assessed.environment.approvers[assessed.risk.level] ?? 1),
+      step_up_required: assessed.environment.stepUp.includes(assessed.risk.level) || assessed.sensitive.length > 0,
+      sensitive_paths: assessed.sensitive,
+      instruction_score: assessed.score,
+      instruction_findings: assessed.findings,
+      min_score: assessed.environment.minScore,
+    };
+  }
+
+  /** The evaluation a request and an explanation share. */
+  private assess(principal: Principal, input: ExplainInput) {
     const { environments, targets, policy } = this.deps;
     if (!environments.includes(input.deployment_env)) {
       throw new AirlockError('environment_not_allowed', `environment "${input.deployment_env}" is not served here (allowed: ${environments.join(', ')})`, { status: 400 });
@@ -134,17 +182,22 @@ export class Approvals {
       throw new AirlockError('command_missing', 'give the command in "command", a typed operation in "op", or a "Command:" line in the instruction', { status: 400 });
     }
     const command = readOperation({ command: commandText, op: input.op });
-    const actor = actorOf(principal);
-    const where = { environment: input.deployment_env, target: target.id };
-    await enforceGate(this.deps.audit, target, { op: command.op, environment: input.deployment_env, capability: capabilityOf(command.op) }, { actor, stage: 'request' });
     const risk = assessRisk(policy, { command, instruction: input.instruction, environment: input.deployment_env, target: target.id });
     const { score, findings } = scoreInstruction(instruction, risk.level);
     const environment = environmentPolicy(policy, input.deployment_env);
     // A sensitive path needs a step-up even where the level alone would pass without a human. A typed
-    // operation on one needs the requester's own approved challenge, consumed by this request; a command
+    // operation on one needs the requester's own approved challenge, consumed by the request; a command
     // line naming one takes that challenge, or an approver's TOTP.
     const sensitive = sensitivePathsIn(command.op, policy.sensitivePaths);
     const reasons: RiskReason[] = sensitive.length === 0 ? [...risk.reasons] : [...risk.reasons, { rule: 'sensitive-path', level: risk.level, reason: `names a sensitive path (${sensitive.join(', ')}): needs a TOTP step-up` }];
+    return { target, commandText, command, risk, score, findings, environment, sensitive, reasons };
+  }
+
+  async request(principal: Principal, input: ApprovalRequestInput): Promise<ApprovalView> {
+    const { target, commandText, command, risk, score, findings, environment, sensitive, reasons } = this.assess(principal, input);
+    const actor = actorOf(principal);
+    const where = { environment: input.deployment_env, target: target.id };
+    await enforceGate(this.deps.audit, target, { op: command.op, environment: input.deployment_env, capability: capabilityOf(command.op) }, { actor, stage: 'request' });
     if (sensitive.length > 0 && command.op.kind === 'op' && input.challenge_id === undefined) {
       await this.deps.audit.record({ actor, action: 'approval.refused', ...where, data: { worker_id: input.worker_id, task_name: input.task_name, command: displayOp(command.op), reason: 'challenge_required', paths: sensitive } });
       throw new AirlockError('challenge_required', `${command.op.name} on ${sensitive.join(', ')} needs an approved TOTP challenge of yours: plan one (POST /v1/challenges), approve it with your code, then send its id as "challenge_id"`, {

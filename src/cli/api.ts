@@ -58,6 +58,11 @@ export class ApiClient {
     return this.login.access_token;
   }
 
+  /** The bearer credential to send now: the API key, or the login's access token (renewed when due). */
+  async credential(): Promise<string | undefined> {
+    return this.key ?? (await this.accessToken());
+  }
+
   /** Any answer, whatever its status. */
   async raw(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; key?: string | null; signal?: AbortSignal } = {}): Promise<ApiResponse> {
     const key = options.key === null ? undefined : (options.key ?? this.key ?? (await this.accessToken()));

@@ -9,6 +9,7 @@ import { registerInit } from './init.js';
 import { registerKeyCommands } from './keys.js';
 import { registerUserCommands } from './users.js';
 import { registerTargetCommands } from './targets.js';
+import { registerMcpCommand } from './mcp.js';
 import { registerMigrate } from './migrate.js';
 import { registerFlowCommands } from './flow.js';
 import { registerPolicyCommands } from './policy.js';
@@ -53,6 +54,7 @@ registerFlowCommands(program);
 registerPolicyCommands(program);
 registerSmoke(program);
 registerAuditCommands(program);
+registerMcpCommand(program);
 
 try {
   await program.parseAsync(process.argv);

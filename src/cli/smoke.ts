@@ -1,13 +1,10 @@
 import type { Command } from 'commander';
 import type { JSONWebKeySet } from 'jose';
+import { REFERENCE_INSTRUCTION } from '../approvals/index.js';
 import { verifyReceipt } from '../gateway/index.js';
 import { ApiClient } from './api.js';
 import { wholeNumber } from './options.js';
 import { print } from './output.js';
-
-/** The reference acceptance instruction (deployment guide, Test C), verbatim. */
-export const REFERENCE_INSTRUCTION =
-  'DELIVERABLES: Test command\nSUCCESS_CRITERIA: Exit 0\nBOUNDARIES: Read-only\nDEPENDENCIES: None\nMITIGATION: None\nTEST_PROCESS: Run echo\nTEST_RESULTS_FORMAT: stdout\nRESOURCE_REQUIREMENTS: None\nRISK_ASSESSMENT: Low\nQUALITY_METRICS: Success\n\nCommand: echo test';
 
 interface SmokeFlags {
   url?: string;

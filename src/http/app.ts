@@ -8,6 +8,8 @@ import { approvalRoutes } from '../approvals/index.js';
 import { gatewayRoutes } from '../gateway/index.js';
 import { targetRoutes } from '../targets/index.js';
 import { authRoutes, identityRoutes } from '../identity/index.js';
+import { auditRoutes } from '../audit/routes.js';
+import { mcpRoutes } from '../mcp/routes.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
@@ -109,5 +111,9 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   app.register(approvalRoutes, { approvals: runtime.approvals });
   app.register(targetRoutes, { targets: runtime.targets, audit: runtime.audit });
   app.register(gatewayRoutes, { gateway: runtime.gateway, tokens: runtime.tokens });
+  app.register(auditRoutes, { store: runtime.store });
+  app.register(mcpRoutes, {
+    deps: { approvals: runtime.approvals, tokens: runtime.tokens, gateway: runtime.gateway, targets: runtime.targets, store: runtime.store, audit: runtime.audit, policy: runtime.policy },
+  });
   return app;
 }

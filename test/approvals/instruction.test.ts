@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseInstruction, scoreInstruction, SECTIONS } from '../../src/approvals/instruction.js';
-import { REFERENCE_INSTRUCTION } from '../../src/cli/smoke.js';
+import { REFERENCE_INSTRUCTION } from '../../src/approvals/index.js';
 
 describe('the 10-point instruction framework', () => {
   it('parses the reference instruction: every section and the Command: line', () => {

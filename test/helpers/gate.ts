@@ -4,7 +4,7 @@ import { bearer, http } from './http.js';
 import { createPerson } from './identity.js';
 import { startTestServer } from './server.js';
 
-export { REFERENCE_INSTRUCTION } from '../../src/cli/smoke.js';
+export { REFERENCE_INSTRUCTION } from '../../src/approvals/index.js';
 
 /**
  * A running server on a fresh database with the keys of the reference roles: an agent that asks and

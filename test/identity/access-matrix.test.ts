@@ -52,6 +52,13 @@ const ACCESS: Record<string, string> = {
   'POST /v1/execute': 'public',
   'GET /v1/executions/:id': 'approvals:read',
   'GET /v1/targets': 'authenticated',
+  'POST /v1/policy/explain': 'approvals:read',
+  'GET /v1/audit/events': 'approvals:read',
+  // Tools are limited by scope inside the MCP session (see test/mcp).
+  'POST /mcp': 'authenticated',
+  'GET /mcp': 'authenticated',
+  'DELETE /mcp': 'authenticated',
+  'GET /.well-known/oauth-protected-resource/mcp': 'public',
   'POST /v1/admin/reload': 'targets:admin',
 };
 
