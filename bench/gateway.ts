@@ -6,15 +6,13 @@
  * Airlock runs as `airlock serve` (SQLite) in a child process; so does the baseline server.
  * Usage: npm run bench:gateway
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
+import { CLI, benchWorkspace, flowsPerSecond, json, mint } from './lib.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('./baseline-server.mjs', import.meta.url));
 const P1_RUNS = 400;
 const P2_FLOWS = 300;
@@ -22,53 +20,12 @@ const P2_CONCURRENCY = 4;
 const P3_SECONDS = 10;
 const P3_CONNECTIONS = 10;
 
-const work = mkdtempSync(join(tmpdir(), 'airlock-bench-gateway-'));
-const children: ChildProcess[] = [];
-// The rate limiter stays on (its cost is part of the figure) with a limit the benchmark never reaches.
-const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, AIRLOCK_API_RATE_LIMIT: '1000000' };
+const bench = benchWorkspace('gateway');
+const { startProcess, initKey, work } = bench;
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-/** Starts a process that prints its URL (pino's "airlock listening" line or the baseline's JSON). */
-function startProcess(args: string[]): Promise<string> {
-  const child = spawn(process.execPath, args, { cwd: work, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const url = /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1];
-      if (url) resolve(url);
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-}
-
-async function initKey(): Promise<string> {
-  const child = spawn(process.execPath, [CLI, 'init'], { cwd: work, env });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await new Promise((resolve) => child.on('close', resolve));
-  const key = /alk_\S+/.exec(out)?.[0];
-  if (!key) throw new Error(`airlock init printed no key:\n${out}`);
-  return key;
-}
-
-async function json(pool: Pool, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: unknown): Promise<any> {
-  const response = await pool.request({ method, path, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const parsed = (await response.body.json()) as any;
-  if (response.statusCode >= 300) throw new Error(`${method} ${path} → ${response.statusCode} ${JSON.stringify(parsed)}`);
-  return parsed;
-}
-
-async function mint(pool: Pool, key: string, command: string): Promise<{ id: string; token: string }> {
-  const auth = { authorization: `Bearer ${key}` };
-  const { request } = await json(pool, 'POST', '/approvals/request', auth, { worker_id: 'bench', task_name: 'bench', command, deployment_env: 'dev' });
-  const { token } = await json(pool, 'POST', '/gateway/token', auth, { approval_id: request.request_id, command, environment: 'dev' });
-  return { id: request.request_id, token };
 }
 
 function spawnTrue(): Promise<void> {
@@ -87,17 +44,6 @@ async function timeEach(runs: number, task: (index: number) => Promise<unknown>)
     times.push(performance.now() - started);
   }
   return times;
-}
-
-async function flowsPerSecond(count: number, concurrency: number, flow: () => Promise<unknown>): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next++ < count) await flow();
-    }),
-  );
-  return count / ((performance.now() - started) / 1000);
 }
 
 /** A 2 s warm-up (JIT, caches), then the measured run. */
@@ -159,7 +105,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  for (const child of children) child.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  rmSync(work, { recursive: true, force: true });
+  await bench.close();
 }
