@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, cleanEnv, runCli } from '../helpers/cli.js';
+import { runCli, startWaitingCli } from '../helpers/cli.js';
 import { storeKinds } from '../helpers/databases.js';
 import { REFERENCE_INSTRUCTION, startGate } from '../helpers/gate.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -40,30 +39,18 @@ describe.each(storeKinds())('the command-line client on %s', (kind) => {
     expect((await runCli(['run', '--env', 'dev', '--', 'ls', '/no/such/path'], { cwd: tmpDir(), env })).code).toBe(2);
 
     // A MEDIUM request waits until the approver decides.
-    const child = spawn(process.execPath, [CLI, 'run', '--env', 'dev', '--', 'kill', '-0', '1'], { env: cleanEnv(env) });
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    for (let i = 0; i < 100 && !/waiting for a decision/.test(stderr); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    const id = /request (\S+) is MEDIUM/.exec(stderr)?.[1];
-    expect(id).toBeDefined();
-    const approve = await runCli(['approve', id as string, '--reason', 'fine'], { cwd: tmpDir(), env: { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.approver } });
+    const approved = await startWaitingCli(['run', '--env', 'dev', '--', 'kill', '-0', '1'], env);
+    expect(approved.level).toBe('MEDIUM');
+    const approve = await runCli(['approve', approved.id, '--reason', 'fine'], { cwd: tmpDir(), env: { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.approver } });
     expect(approve.stdout).toContain('APPROVED');
-    expect(await exited).toBe(0);
-    expect(stdout).toBe('');
+    expect(await approved.exited).toBe(0);
+    expect(approved.output.stdout).toBe('');
 
     // Rejected: no execution, exit 1 with the reason.
-    const rejectedRun = spawn(process.execPath, [CLI, 'run', '--env', 'dev', '--', 'kill', '-0', '2'], { env: cleanEnv(env) });
-    let rejectedErr = '';
-    rejectedRun.stderr.on('data', (chunk: Buffer) => (rejectedErr += chunk.toString()));
-    const rejectedExit = new Promise<number | null>((resolve) => rejectedRun.on('close', resolve));
-    for (let i = 0; i < 100 && !/waiting for a decision/.test(rejectedErr); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    const rejectedId = /request (\S+) is MEDIUM/.exec(rejectedErr)?.[1] as string;
-    await runCli(['reject', rejectedId, '--reason', 'not now'], { cwd: tmpDir(), env: { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.approver } });
-    expect(await rejectedExit).toBe(1);
-    expect(rejectedErr).toContain(`request ${rejectedId} is REJECTED: not now`);
+    const rejected = await startWaitingCli(['run', '--env', 'dev', '--', 'kill', '-0', '2'], env);
+    await runCli(['reject', rejected.id, '--reason', 'not now'], { cwd: tmpDir(), env: { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.approver } });
+    expect(await rejected.exited).toBe(1);
+    expect(rejected.output.stderr).toContain(`request ${rejected.id} is REJECTED: not now`);
   });
 
   it('request, approvals, token and exec work step by step', async () => {
@@ -122,19 +109,12 @@ describe.each(storeKinds())('the command-line client on %s', (kind) => {
 
     // Writing is HIGH: it waits for a person, who approves with a TOTP code.
     writeFileSync(join(dir, 'new.conf'), 'new\n');
-    const child = spawn(process.execPath, [CLI, 'op', '--env', 'dev', 'file.write', `path=${path}`, '--content-file', join(dir, 'new.conf')], { env: cleanEnv(env) });
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    for (let i = 0; i < 100 && !/waiting for a decision/.test(stderr); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    const id = /request (\S+) is HIGH/.exec(stderr)?.[1];
-    expect(id, stderr).toBeDefined();
-    const approve = await runCli(['approve', id as string, '--totp', gate.person.code()], { cwd: dir, env: { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.approver } });
+    const writing = await startWaitingCli(['op', '--env', 'dev', 'file.write', `path=${path}`, '--content-file', join(dir, 'new.conf')], env);
+    expect(writing.level).toBe('HIGH');
+    const approve = await runCli(['approve', writing.id, '--totp', gate.person.code()], { cwd: dir, env: { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.approver } });
     expect(approve.stdout).toContain('APPROVED');
-    expect(await exited).toBe(0);
-    const result = JSON.parse(stdout) as { backup_path: string };
+    expect(await writing.exited).toBe(0);
+    const result = JSON.parse(writing.output.stdout) as { backup_path: string };
     expect(readFileSync(path, 'utf8')).toBe('new\n');
     expect(readFileSync(result.backup_path, 'utf8')).toBe('old\n');
   });

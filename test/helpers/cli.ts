@@ -31,3 +31,19 @@ export function runCli(args: readonly string[], options: { cwd: string; env?: Re
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...extra };
 }
+
+/**
+ * Starts `airlock ARGS` that will wait for a decision (`run`, `op`), and returns once it says so: the
+ * id of the request it waits on, its output so far, and its exit.
+ */
+export async function startWaitingCli(args: readonly string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env) });
+  const output = { stdout: '', stderr: '' };
+  child.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  for (let i = 0; i < 200 && !/waiting for a decision/.test(output.stderr); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  const waiting = /request (\S+) is (LOW|MEDIUM|HIGH|CRITICAL)/.exec(output.stderr);
+  if (!waiting) throw new Error(`airlock ${args.join(' ')} is not waiting for a decision: ${output.stderr}`);
+  return { id: waiting[1] as string, level: waiting[2] as string, output, exited };
+}

@@ -98,6 +98,27 @@ describe.each(storeKinds())('MCP on %s', (kind) => {
     });
   });
 
+  it('stops waiting when the client cancels, and says so in the audit log', async () => {
+    const gate = await startGate(kind);
+    const client = await connectMcp('streamable-http', gate.url, gate.agent);
+    const asked = await client.callTool({ name: 'request_approval', arguments: { task_name: 'signal', command: 'kill -0 1', deployment_env: 'dev' } });
+    const id = (asked.structuredContent as { request: { request_id: string } }).request.request_id;
+    const cancel = new AbortController();
+    let updates = 0;
+    const waiting = client.callTool({ name: 'wait_for_approval', arguments: { request_id: id, timeout_seconds: 600 } }, undefined, { signal: cancel.signal, onprogress: () => updates++ });
+    for (let i = 0; i < 100 && updates === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    cancel.abort('enough');
+    await expect(waiting).rejects.toThrow();
+    let events: Record<string, unknown>[] = [];
+    for (let i = 0; i < 100 && !events.some((event) => event.tool === 'wait_for_approval'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      events = await mcpEvents(gate);
+    }
+    expect(events).toContainEqual(expect.objectContaining({ tool: 'wait_for_approval', ok: false, code: 'cancelled' }));
+    // The request itself is untouched, and the session goes on.
+    expect((await client.callTool({ name: 'get_approval', arguments: { request_id: id } })).structuredContent).toMatchObject({ request: { status: 'PENDING' } });
+  });
+
   it('shows a read-only principal only the tools its scopes allow', async () => {
     const gate = await startGate(kind);
     const reader = await gate.server.runtime.keys.create({ name: 'reader', scopes: ['approvals:read'], actor: 'test' });
