@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { Metrics } from './http/metrics.js';
 import { connectRedis } from './http/rate-limit.js';
 import { Approvals, loadPolicy, type Policy } from './approvals/index.js';
+import { Events, Outbox } from './events/index.js';
 import { ApiKeys, Challenges, Mfa, SecretBox, Sessions, Users } from './identity/index.js';
 import { Gateway } from './gateway/index.js';
 import { ExecutorPool, TargetRegistry } from './targets/index.js';
@@ -25,6 +26,7 @@ export interface Runtime {
   readonly challenges: Challenges;
   readonly targets: TargetRegistry;
   readonly policy: Policy;
+  readonly events: Events;
   readonly approvals: Approvals;
   readonly tokens: Tokens;
   readonly gateway: Gateway;
@@ -87,8 +89,10 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
   const store = await openMigratedStore(config);
   const metrics = new Metrics();
   const mirror = config.paths.auditMirrorFile ? new AuditMirror(config.paths.auditMirrorFile) : undefined;
+  const outbox = new Outbox(store);
   const audit = new AuditLog(store, {
     signer,
+    tap: outbox.tap,
     checkpointEvery: config.audit.checkpointEvery,
     ...(mirror ? { mirror } : {}),
     onCommitted: (events) => {
@@ -128,6 +132,13 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     issuer: config.tokens.issuer,
     instanceId: config.instanceId ?? 'default',
   });
+  const events = new Events(
+    outbox,
+    store,
+    { pollMs: config.events.pollMs, maxAttempts: config.events.maxAttempts, baseDelayMs: config.events.retryBaseMs, maxDelayMs: config.events.retryMaxMs, leaseMs: 60_000 },
+    [],
+    (message) => logger.warn(message),
+  );
   return {
     config,
     store,
@@ -140,6 +151,7 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     challenges,
     targets,
     policy,
+    events,
     approvals,
     tokens,
     gateway,
@@ -147,6 +159,7 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     redis,
     logger,
     async close() {
+      await events.stop();
       gateway.close();
       mirror?.close();
       redis?.disconnect();

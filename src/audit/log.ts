@@ -38,6 +38,8 @@ export interface AuditLogOptions {
   readonly mirror?: AuditMirror;
   /** Told how many events each commit added (metrics). */
   readonly onCommitted?: (events: readonly AuditEvent[]) => void;
+  /** Called inside the appending transaction, under the chain-head lock: what must commit with the events (the event outbox). */
+  readonly tap?: (tx: Tx, events: readonly AuditEvent[]) => Promise<void>;
 }
 
 /** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -111,6 +113,7 @@ export class AuditLog {
       checkpointSeq = seq;
     }
     await MOVE_HEAD.run(tx, [seq, hash, checkpointSeq, time]);
+    await this.options.tap?.(tx, events);
     tx.onCommit(() => {
       this.options.mirror?.write(events);
       this.options.onCommitted?.(events);

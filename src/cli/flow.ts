@@ -5,6 +5,7 @@ import { AirlockError } from '../errors.js';
 import type { ExecuteResponse } from '../gateway/index.js';
 import { ApiClient, withClientOptions, type ClientFlags } from './api.js';
 import { wholeNumber } from './options.js';
+import { registerWatchCommands } from './watch.js';
 import { print } from './output.js';
 
 /**
@@ -177,7 +178,8 @@ export function registerFlowCommands(program: Command): void {
       show(request, flags.json);
     });
 
-  const approvals = program.command('approvals').description('list and show approval requests');
+  const approvals = program.command('approvals').description('list, show and wait for approval requests');
+  registerWatchCommands(program, approvals);
   withClientOptions(approvals.command('list'))
     .description('list requests, newest first')
     .option('-s, --status <status>', 'only PENDING, APPROVED, REJECTED, EXPIRED or EXECUTED ones')

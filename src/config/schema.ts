@@ -155,6 +155,17 @@ export const ConfigSchema = z.strictObject({
       totpIssuer: z.string().min(1).max(100).default('Airlock'),
     })
     .prefault({}),
+  events: z
+    .strictObject({
+      /** The outbox is read at least this often (commits here and PostgreSQL NOTIFY wake it at once). */
+      pollMs: integer(50, 60_000).default(1000),
+      /** A webhook or Telegram delivery is dead after this many failed attempts (re-drivable). */
+      maxAttempts: integer(1, 100).default(8),
+      /** The first retry waits about this long, doubling with jitter up to retryMaxMs. */
+      retryBaseMs: integer(10, 3_600_000).default(1000),
+      retryMaxMs: integer(10, 86_400_000).default(600_000),
+    })
+    .prefault({}),
   rateLimit: z
     .strictObject({
       enabled: flag().default(true),

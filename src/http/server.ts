@@ -29,6 +29,8 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
   }
   const interrupted = await runtime.gateway.recoverInterrupted();
   if (interrupted > 0) logger.warn({ interrupted }, 'executions left running by this instance were marked interrupted');
+  // Events first: the outbox is drained (deliveries left by a crash go out) before requests arrive.
+  await runtime.events.start();
   let draining = false;
   const app = buildApp(runtime, { isDraining: () => draining });
   try {

@@ -41,7 +41,7 @@ export async function mcpRoutes(app: FastifyInstance, options: { deps: McpDeps }
     for (const [id, session] of sessions) if (now - session.lastSeen > IDLE_MS) void session.transport.close();
   }, 60_000);
   sweep.unref();
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     clearInterval(sweep);
     await Promise.all([...sessions.values()].map((session) => session.transport.close().catch(() => undefined)));
   });

@@ -4,6 +4,7 @@ import { auditMigration } from './migrations/0001_audit.js';
 import { gateMigration } from './migrations/0002_gate.js';
 import { identityMigration } from './migrations/0003_identity.js';
 import { targetsMigration } from './migrations/0004_targets.js';
+import { eventsMigration } from './migrations/0005_events.js';
 import type { Dialect, Store } from './store.js';
 
 /** Every migration, in order. The same list runs on SQLite and PostgreSQL. */
@@ -13,6 +14,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0002_gate': gateMigration,
     '0003_identity': identityMigration,
     '0004_targets': targetsMigration,
+    '0005_events': eventsMigration(dialect),
   };
 }
 

@@ -98,6 +98,76 @@ export interface ApprovalDecisionsTable {
   decided_at: string;
 }
 
+export interface OutboxTable {
+  /** The audit seq of the event it came from: commit order, and the SSE event id. */
+  seq: number;
+  type: string;
+  time: string;
+  actor: string;
+  subject_type: string | null;
+  subject_id: string | null;
+  environment: string | null;
+  target: string | null;
+  data: string;
+}
+
+export interface OutboxCursorsTable {
+  consumer: string;
+  last_seq: number;
+  updated_at: string;
+}
+
+export interface DeliveriesTable {
+  id: string;
+  /** webhook | telegram */
+  channel: string;
+  /** A webhook subscription id, a Telegram chat id. */
+  destination: string;
+  event_seq: number;
+  /** pending | delivered | dead */
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  /** Claimed by a sender until then (several instances share the table). */
+  lease_until: string | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface DeliveryAttemptsTable {
+  delivery_id: string;
+  attempt: number;
+  at: string;
+  /** delivered | failed */
+  outcome: string;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+export interface WebhookSubscriptionsTable {
+  id: string;
+  url: string;
+  /** JSON array of event types; ["*"] for all. */
+  events: string;
+  /** standard | slack */
+  format: string;
+  /** The signing secret, sealed with the secret key. */
+  secret_box: string;
+  description: string | null;
+  created_by: string;
+  created_at: string;
+  disabled_at: string | null;
+}
+
+export interface TelegramMessagesTable {
+  approval_id: string;
+  chat_id: string;
+  message_id: number;
+  created_at: string;
+}
+
 export interface ChallengesTable {
   id: string;
   purpose: string;
@@ -180,4 +250,10 @@ export interface Database {
   challenges: ChallengesTable;
   approvals: ApprovalsTable;
   executions: ExecutionsTable;
+  outbox: OutboxTable;
+  outbox_cursors: OutboxCursorsTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
+  webhook_subscriptions: WebhookSubscriptionsTable;
+  telegram_messages: TelegramMessagesTable;
 }
