@@ -39,6 +39,11 @@ export class EventHub {
     return this.last;
   }
 
+  /** How many subscribers there are (SSE streams, the dispatcher). */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
