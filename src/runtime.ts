@@ -135,7 +135,7 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
   const events = new Events(
     outbox,
     store,
-    { pollMs: config.events.pollMs, maxAttempts: config.events.maxAttempts, baseDelayMs: config.events.retryBaseMs, maxDelayMs: config.events.retryMaxMs, leaseMs: 60_000 },
+    { pollMs: config.events.pollMs, retentionDays: config.events.retentionDays, maxAttempts: config.events.maxAttempts, baseDelayMs: config.events.retryBaseMs, maxDelayMs: config.events.retryMaxMs, leaseMs: 60_000 },
     [],
     (message) => logger.warn(message),
   );

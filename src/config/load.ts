@@ -50,6 +50,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['events', 'maxAttempts'], names: ['AIRLOCK_DELIVERY_MAX_ATTEMPTS'] },
   { path: ['events', 'retryBaseMs'], names: ['AIRLOCK_DELIVERY_RETRY_BASE_MS'] },
   { path: ['events', 'retryMaxMs'], names: ['AIRLOCK_DELIVERY_RETRY_MAX_MS'] },
+  { path: ['events', 'retentionDays'], names: ['AIRLOCK_EVENTS_RETENTION_DAYS'] },
   { path: ['rateLimit', 'enabled'], names: ['AIRLOCK_RATE_LIMIT_ENABLED'] },
   { path: ['rateLimit', 'apiPerMinute'], names: ['AIRLOCK_API_RATE_LIMIT', 'API_RATE_LIMIT'] },
   { path: ['rateLimit', 'authPerMinute'], names: ['AIRLOCK_AUTH_RATE_LIMIT', 'AUTH_RATE_LIMIT'] },

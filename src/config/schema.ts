@@ -164,6 +164,8 @@ export const ConfigSchema = z.strictObject({
       /** The first retry waits about this long, doubling with jitter up to retryMaxMs. */
       retryBaseMs: integer(10, 3_600_000).default(1000),
       retryMaxMs: integer(10, 86_400_000).default(600_000),
+      /** Outbox events and finished deliveries are kept this long (the audit chain keeps everything). */
+      retentionDays: integer(1, 3650).default(14),
     })
     .prefault({}),
   rateLimit: z

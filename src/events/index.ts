@@ -13,13 +13,14 @@ export { eventRoutes } from './routes.js';
 export class Events {
   readonly hub: EventHub;
   readonly dispatcher: Dispatcher;
+  private pruning: NodeJS.Timeout | undefined;
 
   constructor(
     readonly outbox: Outbox,
     store: Store,
-    settings: { pollMs: number } & Omit<DispatcherOptions, 'log'>,
+    private readonly settings: { pollMs: number; retentionDays: number } & Omit<DispatcherOptions, 'log'>,
     channels: readonly Channel[],
-    log: (message: string) => void,
+    private readonly log: (message: string) => void,
   ) {
     this.hub = new EventHub(store, outbox, { pollMs: settings.pollMs, log });
     this.dispatcher = new Dispatcher(store, this.hub, channels, { ...settings, log });
@@ -28,9 +29,19 @@ export class Events {
   async start(): Promise<void> {
     await this.hub.start();
     await this.dispatcher.start();
+    const prune = () => void this.prune().catch((error: unknown) => this.log(`outbox pruning failed: ${String(error)}`));
+    this.pruning = setInterval(prune, 3_600_000);
+    this.pruning.unref();
+    prune();
+  }
+
+  /** Drops what the retention period has passed (see Outbox.prune). */
+  prune(now = new Date()) {
+    return this.outbox.prune(new Date(now.getTime() - this.settings.retentionDays * 86_400_000));
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.pruning);
     await this.dispatcher.stop();
     await this.hub.stop();
   }

@@ -58,6 +58,24 @@ export class Outbox {
     return rows.map(eventOf);
   }
 
+  /**
+   * Removes events older than `before` that every channel has fanned out, and finished deliveries
+   * (with their attempts) of that age; dead deliveries stay until re-driven or the event goes.
+   */
+  async prune(before: Date): Promise<{ events: number; deliveries: number }> {
+    const cutoff = before.toISOString();
+    const cursor = await this.store.db.selectFrom('outbox_cursors').select((eb) => eb.fn.min('last_seq').as('seq')).executeTakeFirst();
+    const fannedOut = cursor?.seq === null || cursor?.seq === undefined ? Number.MAX_SAFE_INTEGER : Number(cursor.seq);
+    return this.store.transaction(async (tx) => {
+      const done = tx.db.selectFrom('deliveries').select('id').where('status', '=', 'delivered').where('delivered_at', '<', cutoff);
+      await tx.db.deleteFrom('delivery_attempts').where('delivery_id', 'in', done).execute();
+      const deliveries = await tx.db.deleteFrom('deliveries').where('status', '=', 'delivered').where('delivered_at', '<', cutoff).executeTakeFirst();
+      const pending = tx.db.selectFrom('deliveries').select('event_seq');
+      const events = await tx.db.deleteFrom('outbox').where('time', '<', cutoff).where('seq', '<=', fannedOut).where('seq', 'not in', pending).executeTakeFirst();
+      return { events: Number(events.numDeletedRows), deliveries: Number(deliveries.numDeletedRows) };
+    });
+  }
+
   /** The newest event's seq (0 when there is none). */
   async head(): Promise<number> {
     const row = await this.store.db.selectFrom('outbox').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();

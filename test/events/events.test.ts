@@ -103,6 +103,26 @@ describe.each(storeKinds())('the event stream on %s', (kind) => {
   });
 });
 
+describe('outbox retention', () => {
+  it('drops events past the retention period, keeps newer ones and those a delivery still needs', async () => {
+    const gate = await startGate('sqlite', { events: { retentionDays: 7 } });
+    const db = gate.server.runtime.store.db;
+    await gate.request({ command: 'echo old', deployment_env: 'dev' });
+    const old = await db.selectFrom('outbox').select('seq').execute();
+    expect(old.length).toBeGreaterThan(0);
+    const needed = old[0]?.seq as number;
+    await db.insertInto('deliveries').values({ id: 'd1', channel: 'webhook', destination: 'x', event_seq: needed, status: 'dead', attempts: 8, next_attempt_at: '2000-01-01T00:00:00.000Z', lease_until: null, last_error: 'down', created_at: '2000-01-01T00:00:00.000Z', delivered_at: null }).execute();
+    // Nothing is old enough yet.
+    expect(await gate.server.runtime.events.prune()).toEqual({ events: 0, deliveries: 0 });
+    const eightDaysOn = new Date(Date.now() + 8 * 86_400_000);
+    const pruned = await gate.server.runtime.events.prune(eightDaysOn);
+    expect(pruned.events).toBe(old.length - 1);
+    expect((await db.selectFrom('outbox').select('seq').execute()).map((row) => row.seq)).toEqual([needed]);
+    // The audit chain keeps everything.
+    expect((await db.selectFrom('audit_events').select('seq').where('action', '=', 'approval.requested').execute()).length).toBe(1);
+  });
+});
+
 describe('airlock approvals wait', () => {
   it('returns once the request is decided: exit 0 approved, 1 rejected, 1 on timeout', async () => {
     const gate = await startGate('sqlite');
