@@ -1,5 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DELIVERY_STATUSES, FORMATS, type DeliveryCounts, type DeliveryView, type WebhookView } from '../notify/webhooks/index.js';
+import { AirlockError, isAirlockError } from '../errors.js';
+import type { DeliveryCounts, DeliveryView, WebhookView } from '../notify/webhooks/index.js';
+import { DELIVERY_STATUSES, FORMATS } from '../notify/webhooks/schema.js';
 import { ApiClient, withClientOptions, type ClientFlags } from './api.js';
 import { wholeNumber } from './options.js';
 import { print } from './output.js';
@@ -8,6 +10,17 @@ function eventsOption(value: string): string[] {
   const events = value.split(',').map((event) => event.trim()).filter(Boolean);
   if (events.length === 0) throw new InvalidArgumentError('name at least one event type, or *');
   return events;
+}
+
+/** Creates the subscription; a refusal names what was wrong with each field. */
+async function create(client: ApiClient, body: Record<string, unknown>): Promise<{ webhook: WebhookView; secret: string }> {
+  try {
+    return (await client.call('POST', '/v1/webhooks', { body })) as { webhook: WebhookView; secret: string };
+  } catch (error) {
+    const errors = isAirlockError(error) ? (error.details?.errors as Array<{ path: string; message: string }> | undefined) : undefined;
+    if (!isAirlockError(error) || !Array.isArray(errors)) throw error;
+    throw new AirlockError(error.code, `${error.message}: ${errors.map((problem) => `${problem.path.replace(/^\//, '') || 'body'}: ${problem.message}`).join('; ')}`, { status: error.status });
+  }
 }
 
 function path(id: string, rest = ''): string {
@@ -45,7 +58,7 @@ export function registerWebhookCommands(program: Command): void {
     )
     .action(async (url: string, flags: ClientFlags & { events?: string[]; format: string; description?: string; json?: boolean }) => {
       const body = { url, format: flags.format, ...(flags.events ? { events: flags.events } : {}), ...(flags.description ? { description: flags.description } : {}) };
-      const created = (await new ApiClient(flags).call('POST', '/v1/webhooks', { body })) as { webhook: WebhookView; secret: string };
+      const created = await create(new ApiClient(flags), body);
       if (flags.json) return print(JSON.stringify({ webhook: created.webhook, secret: created.secret }, null, 2));
       print(`webhook ${created.webhook.id}: ${created.webhook.format} deliveries of ${created.webhook.events.join(', ')} to ${created.webhook.url}`);
       print(`secret (shown only now, give it to the receiver to verify signatures): ${created.secret}`);
