@@ -71,7 +71,7 @@ describe.each(storeKinds())('webhooks on %s', (kind) => {
     const { subscribe, deliveries, newRequest } = await gateWith(kind, 3);
     const receiver = await startReceiver();
     const slack = await subscribe({ url: receiver.url('/slack'), events: ['request.created'], format: 'slack' });
-    const id = await newRequest('echo "a <b> & c"');
+    const id = await newRequest('echo "a <b> & c\nsecond line"');
     await until('the slack delivery', async () => (await deliveries(slack.id, 'delivered')).length === 1);
     const [arrived] = receiver.at('/slack');
     const body = new Webhook(slack.secret).verify(arrived?.body as string, arrived?.headers as Record<string, string>) as { text: string };

@@ -56,7 +56,10 @@ export function slackLine(event: DomainEvent): string {
     factsOf(event),
     `by ${event.actor}`,
   ].filter((part): part is string => part !== undefined);
-  return parts.map((part) => escapeSlack(part.length > 500 ? `${part.slice(0, 500)}…` : part)).join(' · ');
+  return parts
+    .map((part) => part.replace(/\s+/g, ' ').trim())
+    .map((part) => escapeSlack(part.length > 500 ? `${part.slice(0, 500)}…` : part))
+    .join(' · ');
 }
 
 /** The body a subscription of this format receives for an event. */

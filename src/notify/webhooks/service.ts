@@ -5,7 +5,7 @@ import { AirlockError } from '../../errors.js';
 import type { Dispatcher } from '../../events/index.js';
 import { actorOf, type Principal, type SecretBox } from '../../identity/index.js';
 import type { Store } from '../../store/index.js';
-import type { DeliveriesTable, WebhookSubscriptionsTable } from '../../store/tables.js';
+import type { DeliveriesTable, DeliveryAttemptsTable, WebhookSubscriptionsTable } from '../../store/tables.js';
 import { originOf } from './channel.js';
 import type { CreateWebhookInput, WebhookFormat } from './schema.js';
 
@@ -172,17 +172,8 @@ export class Webhooks {
     if (query.status) select = select.where('deliveries.status', '=', query.status);
     const rows = await select.orderBy('deliveries.id', 'desc').limit(query.limit).execute();
     if (rows.length === 0) return [];
-    const attempts = await this.deps.store.db
-      .selectFrom('delivery_attempts')
-      .selectAll()
-      .where(
-        'delivery_id',
-        'in',
-        rows.map((row) => row.id),
-      )
-      .orderBy('delivery_id')
-      .orderBy('attempt')
-      .execute();
+    const ids = rows.map((row) => row.id);
+    const attempts = await this.deps.store.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', 'in', ids).orderBy('delivery_id').orderBy('attempt').execute();
     return rows.map((row) => deliveryView(row, row.event_type, attempts.filter((attempt) => attempt.delivery_id === row.id)));
   }
 
@@ -220,7 +211,7 @@ export class Webhooks {
   }
 }
 
-function deliveryView(row: DeliveriesTable, eventType: string | null, attempts: readonly { attempt: number; at: string; outcome: string; status_code: number | null; error: string | null; duration_ms: number }[]): DeliveryView {
+function deliveryView(row: DeliveriesTable, eventType: string | null, attempts: readonly DeliveryAttemptsTable[]): DeliveryView {
   const status = row.status as DeliveryView['status'];
   return {
     id: row.id,
