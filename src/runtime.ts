@@ -9,6 +9,7 @@ import { Approvals, loadPolicy, type Policy } from './approvals/index.js';
 import { Events, Outbox } from './events/index.js';
 import { ApiKeys, Challenges, Mfa, SecretBox, Sessions, Users } from './identity/index.js';
 import { Gateway } from './gateway/index.js';
+import { WebhookChannel, Webhooks } from './notify/webhooks/index.js';
 import { ExecutorPool, TargetRegistry } from './targets/index.js';
 import { Tokens } from './tokens/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
@@ -27,6 +28,7 @@ export interface Runtime {
   readonly targets: TargetRegistry;
   readonly policy: Policy;
   readonly events: Events;
+  readonly webhooks: Webhooks;
   readonly approvals: Approvals;
   readonly tokens: Tokens;
   readonly gateway: Gateway;
@@ -136,9 +138,10 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     outbox,
     store,
     { pollMs: config.events.pollMs, retentionDays: config.events.retentionDays, maxAttempts: config.events.maxAttempts, baseDelayMs: config.events.retryBaseMs, maxDelayMs: config.events.retryMaxMs, leaseMs: 60_000 },
-    [],
+    [new WebhookChannel({ store, box })],
     (message) => logger.warn(message),
   );
+  const webhooks = new Webhooks({ store, audit, box, dispatcher: events.dispatcher });
   return {
     config,
     store,
@@ -152,6 +155,7 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     targets,
     policy,
     events,
+    webhooks,
     approvals,
     tokens,
     gateway,

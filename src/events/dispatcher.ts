@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import { messageOf } from '../errors.js';
-import type { Store } from '../store/index.js';
+import type { Database, Store, Tx } from '../store/index.js';
 import type { DeliveriesTable } from '../store/tables.js';
 import type { EventHub } from './hub.js';
 import { eventOf } from './outbox.js';
@@ -9,11 +10,13 @@ import type { DomainEvent } from './types.js';
 
 /**
  * A way events leave Airlock (webhooks, Telegram). `destinations` decides, from the database only, who
- * gets an event; `send` carries one delivery out and throws when it did not arrive.
+ * gets an event: it runs inside the fan-out transaction and reads through the `db` it is given (on
+ * SQLite the store has one connection, which that transaction holds, so a query on the store itself
+ * would wait for ever). `send` carries one delivery out and throws when it did not arrive.
  */
 export interface Channel {
   readonly name: string;
-  destinations(event: DomainEvent): Promise<string[]>;
+  destinations(event: DomainEvent, db: Kysely<Database>): Promise<string[]>;
   send(event: DomainEvent, destination: string, delivery: { readonly id: string; readonly attempt: number }): Promise<{ statusCode?: number }>;
 }
 
@@ -104,13 +107,19 @@ export class Dispatcher {
       });
   }
 
-  /** Dead (or given) deliveries go back to pending, due now. */
-  async redrive(filter: { ids?: readonly string[]; channel?: string }): Promise<number> {
-    let update = this.store.db.updateTable('deliveries').set({ status: 'pending', next_attempt_at: new Date().toISOString(), lease_until: null }).where('status', '=', 'dead');
+  /**
+   * Dead deliveries (all, or those the filter names) go back to pending, due now; each gets one more
+   * attempt. Inside `tx` when given (with the audit event of whoever asked), sending after its commit.
+   */
+  async redrive(filter: { ids?: readonly string[]; channel?: string; destination?: string }, tx?: Tx): Promise<number> {
+    if (filter.ids?.length === 0) return 0;
+    let update = (tx?.db ?? this.store.db).updateTable('deliveries').set({ status: 'pending', next_attempt_at: new Date().toISOString(), lease_until: null }).where('status', '=', 'dead');
     if (filter.ids) update = update.where('id', 'in', [...filter.ids]);
     if (filter.channel) update = update.where('channel', '=', filter.channel);
+    if (filter.destination) update = update.where('destination', '=', filter.destination);
     const result = await update.executeTakeFirst();
-    this.wake();
+    if (tx) tx.onCommit(() => this.wake());
+    else this.wake();
     return Number(result.numUpdatedRows);
   }
 
@@ -131,7 +140,7 @@ export class Dispatcher {
       const now = new Date().toISOString();
       const deliveries: DeliveriesTable[] = [];
       for (const event of rows.map(eventOf)) {
-        for (const destination of await channel.destinations(event)) {
+        for (const destination of await channel.destinations(event, tx.db)) {
           deliveries.push({ id: uuidv7(), channel: channel.name, destination, event_seq: event.seq, status: 'pending', attempts: 0, next_attempt_at: now, lease_until: null, last_error: null, created_at: now, delivered_at: null });
         }
       }

@@ -61,6 +61,12 @@ const ACCESS: Record<string, string> = {
   'GET /.well-known/oauth-protected-resource/mcp': 'public',
   // A stream that never ends on its own: what each principal sees of it is tested in test/events.
   'GET /v1/events': 'authenticated',
+  'GET /v1/webhooks': 'admin',
+  'POST /v1/webhooks': 'admin',
+  'GET /v1/webhooks/:id': 'admin',
+  'DELETE /v1/webhooks/:id': 'admin',
+  'GET /v1/webhooks/:id/deliveries': 'admin',
+  'POST /v1/webhooks/:id/redrive': 'admin',
   'POST /v1/admin/reload': 'targets:admin',
 };
 
