@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import { messageOf } from '../errors.js';
 import type { Store } from '../store/index.js';
-import type { DeliveriesTable } from '../store/tables.js';
+import type { Database, DeliveriesTable } from '../store/tables.js';
 import type { EventHub } from './hub.js';
 import { eventOf } from './outbox.js';
 import type { DomainEvent } from './types.js';
@@ -13,7 +14,11 @@ import type { DomainEvent } from './types.js';
  */
 export interface Channel {
   readonly name: string;
-  destinations(event: DomainEvent): Promise<string[]>;
+  /**
+   * Reads through `db`, the fan-out's transaction: on SQLite's single connection a query on the store's
+   * own handle would wait for that very transaction to end.
+   */
+  destinations(event: DomainEvent, db: Kysely<Database>): Promise<string[]>;
   send(event: DomainEvent, destination: string, delivery: { readonly id: string; readonly attempt: number }): Promise<{ statusCode?: number }>;
 }
 
@@ -131,7 +136,7 @@ export class Dispatcher {
       const now = new Date().toISOString();
       const deliveries: DeliveriesTable[] = [];
       for (const event of rows.map(eventOf)) {
-        for (const destination of await channel.destinations(event)) {
+        for (const destination of await channel.destinations(event, tx.db)) {
           deliveries.push({ id: uuidv7(), channel: channel.name, destination, event_seq: event.seq, status: 'pending', attempts: 0, next_attempt_at: now, lease_until: null, last_error: null, created_at: now, delivered_at: null });
         }
       }
