@@ -30,6 +30,8 @@ type Update = Record<string, any> & { update_id: number };
  */
 export class TelegramStandIn {
   readonly calls: TelegramCall[] = [];
+  /** Told of every call as it arrives (before it is answered). */
+  onCall: ((call: TelegramCall) => void) | undefined;
   private readonly updates: Update[] = [];
   private readonly messages = new Map<string, StoredMessage>();
   private readonly waiting = new Set<() => void>();
@@ -140,6 +142,7 @@ export class TelegramStandIn {
     const [, token, method] = match as unknown as [string, string, string];
     const call: TelegramCall = { method, params, at: performance.now() };
     this.calls.push(call);
+    this.onCall?.(call);
     if (token !== this.token) return send(response, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
     const failure = this.failures.findIndex((candidate) => candidate.method === method);
     if (failure >= 0) {
