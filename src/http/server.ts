@@ -35,7 +35,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
   if (runtime.telegram) {
     // Polling (or the webhook's setup) goes on in the background: Telegram being away never stops the gate.
     runtime.telegram.start();
-    const { problems, notes } = await allowlistProblems(runtime.store, config.telegram.chats);
+    const { problems, notes } = await allowlistProblems(runtime.store, config.telegram.chats).catch((error: unknown) => ({ problems: [`telegram.chats: cannot check the users (${messageOf(error)})`], notes: [] }));
     for (const problem of [...problems, ...notes]) logger.warn(problem);
   }
   let draining = false;
