@@ -8,11 +8,12 @@ import type { Pool } from 'undici';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
-export function benchWorkspace(name: string) {
+/** `extraEnv` is added to the environment of every process the workspace starts. */
+export function benchWorkspace(name: string, extraEnv: Record<string, string> = {}) {
   const work = mkdtempSync(join(tmpdir(), `airlock-bench-${name}-`));
   const children: ChildProcess[] = [];
   // The rate limiter stays on (its cost is part of the figure) with a limit the benchmark never reaches.
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, AIRLOCK_API_RATE_LIMIT: '1000000' };
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, AIRLOCK_API_RATE_LIMIT: '1000000', ...extraEnv };
   return {
     work,
     /** Starts a process that prints its URL (pino's "airlock listening" line or the baseline's JSON). */
@@ -39,6 +40,16 @@ export function benchWorkspace(name: string) {
       if (!key) throw new Error(`airlock init printed no key:\n${out}`);
       return key;
     },
+    /** Runs `airlock ARGS` to completion; throws with its output if it fails. */
+    async cli(args: string[]): Promise<string> {
+      const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      if (code !== 0) throw new Error(`airlock ${args.join(' ')} exited ${code}:\n${out}`);
+      return out;
+    },
     async close(): Promise<void> {
       for (const child of children) child.kill('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -60,6 +71,12 @@ export async function mint(pool: Pool, key: string, command: string): Promise<{ 
   const { request } = await json(pool, 'POST', '/approvals/request', auth, { worker_id: 'bench', task_name: 'bench', command, deployment_env: 'dev' });
   const { token } = await json(pool, 'POST', '/gateway/token', auth, { approval_id: request.request_id, command, environment: 'dev' });
   return { id: request.request_id, token };
+}
+
+/** The value below which `p` percent of `values` lie (nearest rank). */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 /** `count` flows over `concurrency` workers: flows per second. */

@@ -10,6 +10,7 @@ import { Events, Outbox } from './events/index.js';
 import { ApiKeys, Challenges, Mfa, SecretBox, Sessions, Users } from './identity/index.js';
 import { Gateway } from './gateway/index.js';
 import { WebhookChannel, Webhooks } from './notify/webhooks/index.js';
+import { Telegram } from './notify/index.js';
 import { ExecutorPool, TargetRegistry } from './targets/index.js';
 import { Tokens } from './tokens/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
@@ -32,6 +33,8 @@ export interface Runtime {
   readonly approvals: Approvals;
   readonly tokens: Tokens;
   readonly gateway: Gateway;
+  /** The Telegram bot and delivery channel, when a bot token is configured. */
+  readonly telegram: Telegram | undefined;
   readonly metrics: Metrics;
   /** The shared rate-limit store when redis.url is set; counters live in memory without it. */
   readonly redis: Redis | undefined;
@@ -134,11 +137,13 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     issuer: config.tokens.issuer,
     instanceId: config.instanceId ?? 'default',
   });
+  const botToken = config.telegram.botToken;
+  const telegram = botToken ? new Telegram({ settings: { ...config.telegram, botToken }, store, audit, approvals, logger }) : undefined;
   const events = new Events(
     outbox,
     store,
     { pollMs: config.events.pollMs, retentionDays: config.events.retentionDays, maxAttempts: config.events.maxAttempts, baseDelayMs: config.events.retryBaseMs, maxDelayMs: config.events.retryMaxMs, leaseMs: 60_000 },
-    [new WebhookChannel({ store, box })],
+    [new WebhookChannel({ store, box }), ...(telegram ? [telegram.channel] : [])],
     (message) => logger.warn(message),
   );
   const webhooks = new Webhooks({ store, audit, box, dispatcher: events.dispatcher });
@@ -159,10 +164,12 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     approvals,
     tokens,
     gateway,
+    telegram,
     metrics,
     redis,
     logger,
     async close() {
+      await telegram?.stop();
       await events.stop();
       gateway.close();
       mirror?.close();

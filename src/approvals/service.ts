@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditEventInput, AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import { actorOf, assertMayUse, mayUse, type Challenges, type Mfa, type Principal } from '../identity/index.js';
+import { actorOf, assertMayUse, mayUse, originOf, type Challenges, type Mfa, type Principal } from '../identity/index.js';
 import { Statement, allColumns, insertStatement, type Store, type Tx } from '../store/index.js';
 import type { ApprovalDecisionsTable, ApprovalsTable } from '../store/tables.js';
 import { checkGate, enforceGate, type GateDenial, type TargetRegistry } from '../targets/index.js';
@@ -323,16 +323,17 @@ export class Approvals {
    */
   async decide(principal: Principal, id: string, decision: 'approve' | 'reject', input: DecisionInput = {}): Promise<ApprovalView> {
     const actor = actorOf(principal);
+    const origin = originOf(principal);
     const reason = input.reason;
     // A TOTP code is checked, and used up, before the decision's own transaction.
     const totpMethod = decision === 'approve' && input.totp !== undefined ? await this.deps.mfa.verify(principal.userId, input.totp, `approval:${id}`) : undefined;
     const outcome = await this.deps.store.transaction(async (tx): Promise<{ view: ApprovalView } | { refusal: Refusal }> => {
       const row = await lockApproval(tx, id);
-      if (!row) return { refusal: { error: notFound(id), audit: { actor, action: 'approval.decision_refused', data: { id, reason: 'not_found' } } } };
+      if (!row) return { refusal: { error: notFound(id), audit: { actor, action: 'approval.decision_refused', data: { id, reason: 'not_found', ...origin } } } };
       const subject = { type: 'approval', id };
       const where = { environment: row.environment, target: row.target };
       const refuse = (code: string, status: number, message: string, details?: Record<string, unknown>) => ({
-        refusal: { error: new AirlockError(code, message, { status, ...(details ? { details } : {}) }), audit: { actor, action: 'approval.decision_refused', subject, ...where, data: { decision, reason: code } } },
+        refusal: { error: new AirlockError(code, message, { status, ...(details ? { details } : {}) }), audit: { actor, action: 'approval.decision_refused', subject, ...where, data: { decision, reason: code, ...origin } } },
       });
       if (isDue(row)) {
         await this.expire(tx, row);
@@ -393,7 +394,7 @@ export class Approvals {
         action: 'approval.decided',
         subject,
         ...where,
-        data: { decision, reason: reason ?? null, risk_level: row.risk_level, approvals, required: row.required_approvals, final, step_up: stepUp },
+        data: { decision, reason: reason ?? null, risk_level: row.risk_level, approvals, required: row.required_approvals, final, step_up: stepUp, ...origin },
       });
       tx.onCommit(() => this.changes.emit(id));
       return { view: view(decided, decisions) };

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { describeSettings, describeStore, maskUrl, type ResolvedConfig } from '../config/index.js';
 import { messageOf } from '../errors.js';
@@ -7,6 +8,8 @@ import { openConfiguredStore } from '../runtime.js';
 import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags } from './options.js';
 import { ExitCode, print } from './output.js';
 import { loadTargetsFile } from '../targets/load.js';
+import { allowlistProblems } from '../notify/index.js';
+import type { Store } from '../store/index.js';
 
 export function registerConfigCommands(program: Command): void {
   const config = program.command('config').description('inspect the configuration');
@@ -42,13 +45,16 @@ export async function validateConfig(flags: ConfigFlags, json: boolean): Promise
   }
   const database = await checkDatabase(resolved);
   const redis = await checkRedis(resolved);
-  const problems = [...(database.ok ? [] : [`database: ${database.message}`]), ...(redis.ok ? [] : [`redis: ${redis.message}`]), ...targetProblems(resolved)];
+  const telegram = database.ok ? await checkTelegramChats(resolved) : { problems: [], notes: [] };
+  const problems = [...(database.ok ? [] : [`database: ${database.message}`]), ...(redis.ok ? [] : [`redis: ${redis.message}`]), ...targetProblems(resolved), ...telegram.problems];
+  const notes = [...telegram.notes, ...(Object.keys(resolved.telegram.chats).length > 0 && !resolved.telegram.botToken ? ['telegram: chats are listed but there is no bot token, so Telegram is off'] : [])];
   if (json) {
     print(
       JSON.stringify(
         {
           valid: problems.length === 0,
           problems,
+          notes,
           configFile: resolved.configFile ?? null,
           policyFile: resolved.policyFile ?? null,
           settings: describeSettings(resolved),
@@ -68,6 +74,8 @@ export async function validateConfig(flags: ConfigFlags, json: boolean): Promise
     for (const [name, path] of Object.entries(resolved.paths)) print(`  ${name} = ${path ?? '(none)'}`);
     print(`database: ${describeStore(resolved)}: ${database.ok ? 'reachable' : 'UNREACHABLE'}`);
     print(`rate-limit store: ${resolved.redis.url ? `Redis ${maskUrl(resolved.redis.url)}: ${redis.ok ? 'reachable' : 'UNREACHABLE'}` : 'in memory (per process)'}`);
+    print(`telegram: ${resolved.telegram.botToken ? `on (${resolved.telegram.mode}, ${Object.keys(resolved.telegram.chats).length} chat(s))` : 'off (no bot token)'}`);
+    for (const note of notes) print(`note: ${note}`);
     if (problems.length === 0) print('configuration is valid');
     else reportProblems(problems, false);
   }
@@ -95,6 +103,22 @@ async function checkDatabase(config: ResolvedConfig): Promise<{ ok: true } | { o
   }
 }
 
+/**
+ * Chats mapped to usernames the users table does not have (or has disabled). The store is read, never
+ * created: a SQLite file that does not exist yet has no users.
+ */
+async function checkTelegramChats(config: ResolvedConfig): Promise<{ problems: string[]; notes: string[] }> {
+  if (Object.keys(config.telegram.chats).length === 0) return { problems: [], notes: [] };
+  let store: Store | undefined;
+  try {
+    if (config.store.dialect === 'postgres' || existsSync(config.store.file)) store = await openConfiguredStore(config, 1);
+    return await allowlistProblems(store, config.telegram.chats).catch(() => allowlistProblems(undefined, config.telegram.chats));
+  } catch (error) {
+    return { problems: [`telegram.chats: cannot read the users (${messageOf(error)})`], notes: [] };
+  } finally {
+    await store?.close();
+  }
+}
 
 async function checkRedis(config: ResolvedConfig): Promise<{ ok: true } | { ok: false; message: string }> {
   if (!config.redis.url) return { ok: true };

@@ -57,6 +57,45 @@ const instanceId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, { error: 'must be 1-63 letters, digits, "-" or "_", starting with a letter or digit' });
 
+/** A Telegram chat id: a person's private chat (their user id) or a group (negative). */
+const chatId = z.string().regex(/^-?\d{1,20}$/, { error: 'must be a Telegram chat id (digits, negative for a group)' });
+const username = z
+  .string()
+  .regex(/^[a-z][a-z0-9._-]{1,62}$/, { error: 'must be an Airlock username (2-63 lower-case letters, digits, ".", "_" or "-")' });
+
+/** Chat id → Airlock username, as a mapping or as text: "12345=alice,67890=bob" (the environment's form). */
+const telegramChats = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '')
+      .map((entry) => {
+        const at = entry.indexOf('=');
+        return at < 0 ? [entry, ''] : [entry.slice(0, at).trim(), entry.slice(at + 1).trim()];
+      });
+    return Object.fromEntries(entries);
+  },
+  z.record(chatId, username, { error: 'must map chat ids to usernames, e.g. {12345: alice} (or "12345=alice,67890=bob")' }),
+);
+
+/** Telegram's secret_token: what it sends back in X-Telegram-Bot-Api-Secret-Token (its own alphabet and length). */
+const webhookSecret = z.string().regex(/^[A-Za-z0-9_-]{32,256}$/, { error: 'must be 32-256 letters, digits, "_" or "-"' });
+
+const httpUrl = (example: string) =>
+  z.string().refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return url.protocol === 'http:' || url.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    },
+    { error: `must be an http(s) URL such as ${example}` },
+  );
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Where the audit chain must live; the reference deployments call this AUDIT_STORAGE. */
@@ -168,6 +207,29 @@ export const ConfigSchema = z.strictObject({
       retentionDays: integer(1, 3650).default(14),
     })
     .prefault({}),
+  telegram: z
+    .strictObject({
+      /** From @BotFather; Telegram is off without it. */
+      botToken: z.string().regex(/^\d+:[A-Za-z0-9_-]{20,}$/, { error: 'must be a bot token from @BotFather (digits, ":", then the secret)' }).optional(),
+      /** The Bot API's address: another one for a local Bot API server (or the tests' stand-in). */
+      apiRoot: httpUrl('https://api.telegram.org')
+        .transform((value) => value.replace(/\/+$/, ''))
+        .default('https://api.telegram.org'),
+      /** The allowlist: each chat acts as its Airlock user; every other chat gets no answer. */
+      chats: telegramChats.default({}),
+      /** polling (getUpdates, nothing to expose) or webhook (POST /v1/telegram/webhook). */
+      mode: z.enum(['polling', 'webhook']).default('polling'),
+      /** Webhook mode: Telegram must send this in X-Telegram-Bot-Api-Secret-Token. */
+      webhookSecret: webhookSecret.optional(),
+      /** Webhook mode: the public URL of /v1/telegram/webhook, registered with Telegram at start (else register it yourself). */
+      webhookUrl: httpUrl('https://airlock.example.com/v1/telegram/webhook').optional(),
+    })
+    .prefault({})
+    .superRefine((telegram, ctx) => {
+      if (telegram.mode === 'webhook' && telegram.botToken !== undefined && telegram.webhookSecret === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['webhookSecret'], message: 'webhook mode needs a secret that Telegram sends back with every update (32+ characters)' });
+      }
+    }),
   rateLimit: z
     .strictObject({
       enabled: flag().default(true),

@@ -12,6 +12,7 @@ import { auditRoutes } from '../audit/routes.js';
 import { mcpRoutes } from '../mcp/routes.js';
 import { eventRoutes } from '../events/index.js';
 import { webhookRoutes } from '../notify/webhooks/index.js';
+import { telegramRoutes } from '../notify/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
@@ -116,6 +117,8 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   app.register(auditRoutes, { store: runtime.store });
   app.register(eventRoutes, { outbox: runtime.events.outbox, hub: runtime.events.hub });
   app.register(webhookRoutes, { webhooks: runtime.webhooks });
+  const telegram = runtime.telegram;
+  if (telegram?.settings.mode === 'webhook') app.register(telegramRoutes, { bot: telegram.bot, secret: telegram.settings.webhookSecret as string, audit: runtime.audit });
   app.register(mcpRoutes, {
     deps: { approvals: runtime.approvals, tokens: runtime.tokens, gateway: runtime.gateway, targets: runtime.targets, store: runtime.store, audit: runtime.audit, policy: runtime.policy },
   });

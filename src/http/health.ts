@@ -8,7 +8,8 @@ import { VERSION } from '../version.js';
 export const SERVICE_NAME = 'execution-gateway';
 const CHECK_TIMEOUT_MS = 2000;
 
-type Check = { status: 'healthy' | 'unhealthy' | 'unknown'; [detail: string]: unknown };
+/** `degraded`: a part the gate works without (Telegram) is failing; the gate itself stays healthy. */
+type Check = { status: 'healthy' | 'degraded' | 'unhealthy' | 'unknown'; [detail: string]: unknown };
 
 /** Liveness, readiness and metrics. `isDraining` turns readiness off while the server shuts down. */
 export async function healthRoutes(app: FastifyInstance, options: { runtime: Runtime; isDraining: () => boolean }): Promise<void> {
@@ -26,7 +27,11 @@ export async function healthRoutes(app: FastifyInstance, options: { runtime: Run
       checks.audit = { status: 'unknown' };
     }
     checks.version = { status: 'healthy', version: VERSION };
-    const healthy = Object.values(checks).every((check) => check.status === 'healthy');
+    if (runtime.telegram) {
+      const { healthy: reachable, ...telegram } = runtime.telegram.bot.health();
+      checks.telegram = { status: reachable ? 'healthy' : 'degraded', ...telegram };
+    }
+    const healthy = Object.values(checks).every((check) => check.status === 'healthy' || check.status === 'degraded');
     return reply.status(healthy ? 200 : 503).send({
       status: healthy ? 'healthy' : 'unhealthy',
       service: SERVICE_NAME,

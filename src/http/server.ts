@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/index.js';
 import { messageOf } from '../errors.js';
 import { bootstrapAdmin } from '../identity/index.js';
+import { allowlistProblems } from '../notify/index.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { VERSION } from '../version.js';
 import { buildApp, type App } from './app.js';
@@ -31,6 +32,12 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
   if (interrupted > 0) logger.warn({ interrupted }, 'executions left running by this instance were marked interrupted');
   // Events first: the outbox is drained (deliveries left by a crash go out) before requests arrive.
   await runtime.events.start();
+  if (runtime.telegram) {
+    // Polling (or the webhook's setup) goes on in the background: Telegram being away never stops the gate.
+    runtime.telegram.start();
+    const { problems, notes } = await allowlistProblems(runtime.store, config.telegram.chats).catch((error: unknown) => ({ problems: [`telegram.chats: cannot check the users (${messageOf(error)})`], notes: [] }));
+    for (const problem of [...problems, ...notes]) logger.warn(problem);
+  }
   let draining = false;
   const app = buildApp(runtime, { isDraining: () => draining });
   try {
@@ -68,6 +75,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
       clearInterval(expiryTimer);
       runtime.targets.close();
       await app.close();
+      await runtime.telegram?.stop();
       try {
         await runtime.audit.record({ actor, action: 'server.stopped', data: { pid: process.pid } });
         await runtime.audit.checkpoint();

@@ -1,7 +1,7 @@
 export { ApiKeys, isApiKey, type ApiKeyInfo, type CreateKeyInput } from './api-keys.js';
 export { Challenges, type ChallengeView } from './challenges.js';
 export { Mfa, type Enrollment } from './mfa.js';
-export { actorOf, assertMayUse, mayUse, type Principal } from './principal.js';
+export { actorOf, assertMayUse, mayUse, originOf, type Principal } from './principal.js';
 export { ROLES, RoleSchema, leastRoleFor, roleCovers, scopesOfRole, type Role } from './roles.js';
 export { SCOPES, ScopeSchema, hasScope, parseScopes, type Scope } from './scopes.js';
 export { SecretBox } from './secret-box.js';

@@ -3,9 +3,9 @@ import type { Role } from './roles.js';
 
 /** Who is acting, as every service sees it: a user or service account, through one credential. */
 export interface Principal {
-  /** The credential: an API key id or a session id. */
+  /** The credential: an API key id, a session id, or the Telegram chat a person acts from. */
   readonly id: string;
-  readonly kind: 'api_key' | 'session' | 'access_token';
+  readonly kind: 'api_key' | 'session' | 'access_token' | 'telegram';
   /** The key's name, or the username. */
   readonly name: string;
   readonly userId: string;
@@ -20,6 +20,11 @@ export interface Principal {
 /** The audit actor for a principal: the key for API keys, the user for people. */
 export function actorOf(principal: Principal): string {
   return principal.kind === 'api_key' ? `key:${principal.id}` : `user:${principal.username}`;
+}
+
+/** Where a person acted from, for audit data, when it is not the API: `{via: 'telegram', chat_id}`. */
+export function originOf(principal: Principal): Record<string, string> {
+  return principal.kind === 'telegram' ? { via: 'telegram', chat_id: principal.id } : {};
 }
 
 /** False when the principal's key is limited to other environments or targets. */

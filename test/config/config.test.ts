@@ -531,6 +531,57 @@ describe('describeSettings', () => {
   });
 });
 
+describe('telegram', () => {
+  const token = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
+
+  it('is off without a bot token, polling api.telegram.org with an empty allowlist', () => {
+    const { config } = valid();
+    expect(config.telegram).toEqual({ apiRoot: 'https://api.telegram.org', chats: {}, mode: 'polling' });
+  });
+
+  it('reads the token (AIRLOCK_ name or the TELEGRAM_BOT_TOKEN alias), the API root and the chats in their environment form', () => {
+    const { config } = valid({ env: { TELEGRAM_BOT_TOKEN: token, AIRLOCK_TELEGRAM_API_ROOT: 'http://127.0.0.1:8081/', AIRLOCK_TELEGRAM_CHATS: '12345=alice, -100200300=bob' } });
+    expect(config.telegram.botToken).toBe(token);
+    expect(config.telegram.apiRoot).toBe('http://127.0.0.1:8081');
+    expect(config.telegram.chats).toEqual({ '12345': 'alice', '-100200300': 'bob' });
+    expect(config.sources['telegram.botToken']).toBe('TELEGRAM_BOT_TOKEN');
+    expect(valid({ env: { AIRLOCK_TELEGRAM_BOT_TOKEN: token, TELEGRAM_BOT_TOKEN: '1:other' } }).config.telegram.botToken).toBe(token);
+  });
+
+  it('reads the chats as a mapping from airlock.yaml', () => {
+    const { config } = valid({ yaml: ['telegram:', '  chats:', '    12345: alice', '    -100200300: bob', ''].join('\n') });
+    expect(config.telegram.chats).toEqual({ '12345': 'alice', '-100200300': 'bob' });
+    expect(describeSettings(config)).toContainEqual({ key: 'telegram.chats', value: { '12345': 'alice', '-100200300': 'bob' }, source: config.configFile });
+  });
+
+  it('masks the bot token and the webhook secret, and shows the chats as one setting', () => {
+    const secret = 'w'.repeat(40);
+    const { config } = valid({ env: { AIRLOCK_TELEGRAM_BOT_TOKEN: token, AIRLOCK_TELEGRAM_MODE: 'webhook', AIRLOCK_TELEGRAM_WEBHOOK_SECRET: secret, AIRLOCK_TELEGRAM_CHATS: '12345=alice' } });
+    const lines = describeSettings(config);
+    expect(lines).toContainEqual({ key: 'telegram.botToken', value: '(set, hidden)', source: 'AIRLOCK_TELEGRAM_BOT_TOKEN' });
+    expect(lines).toContainEqual({ key: 'telegram.webhookSecret', value: '(set, hidden)', source: 'AIRLOCK_TELEGRAM_WEBHOOK_SECRET' });
+    expect(lines).toContainEqual({ key: 'telegram.chats', value: { '12345': 'alice' }, source: 'AIRLOCK_TELEGRAM_CHATS' });
+    expect(JSON.stringify(lines)).not.toContain('AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw');
+    expect(JSON.stringify(lines)).not.toContain(secret);
+  });
+
+  it('refuses a chat id that is not a number, an entry without a username, and a malformed token, naming each', () => {
+    const { problems } = problemsOf({ env: { AIRLOCK_TELEGRAM_CHATS: 'alice=12345,67890', AIRLOCK_TELEGRAM_BOT_TOKEN: 'not-a-token' } });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^telegram\.chats.*chat id.*AIRLOCK_TELEGRAM_CHATS/),
+        expect.stringMatching(/^telegram\.chats\.67890: .*username.*AIRLOCK_TELEGRAM_CHATS/),
+        expect.stringMatching(/^telegram\.botToken: .*bot token.*AIRLOCK_TELEGRAM_BOT_TOKEN/),
+      ]),
+    );
+  });
+
+  it('refuses webhook mode without a webhook secret', () => {
+    const { problems } = problemsOf({ env: { AIRLOCK_TELEGRAM_BOT_TOKEN: token, AIRLOCK_TELEGRAM_MODE: 'webhook' } });
+    expect(problems).toEqual([expect.stringMatching(/^telegram\.webhookSecret: webhook mode needs a secret/)]);
+  });
+});
+
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { Approvals } from '../../approvals/index.js';
+import type { AuditLog } from '../../audit/index.js';
+import type { Store } from '../../store/index.js';
+import { TelegramBot, type TelegramSettings } from './bot.js';
+import { Cards } from './cards.js';
+import { TelegramChannel, mayDecide } from './channel.js';
+
+export { TelegramBot, telegramPrincipal, type TelegramSettings } from './bot.js';
+export { TelegramChannel, CHANNEL_NAME } from './channel.js';
+export { telegramRoutes, WEBHOOK_PATH } from './routes.js';
+export { escapeHtml } from './format.js';
+
+/** Telegram as a whole: the bot people talk to and the delivery channel that announces and updates requests. */
+export class Telegram {
+  readonly bot: TelegramBot;
+  readonly channel: TelegramChannel;
+
+  constructor(deps: { settings: TelegramSettings; store: Store; audit: AuditLog; approvals: Approvals; logger: Logger }) {
+    const cards = new Cards(deps.store, deps.approvals);
+    this.bot = new TelegramBot({ ...deps, cards });
+    this.channel = new TelegramChannel({ store: deps.store, cards, api: this.bot.bot.api, chats: deps.settings.chats });
+  }
+
+  get settings(): TelegramSettings {
+    return this.bot.settings;
+  }
+
+  start(): void {
+    this.bot.start();
+  }
+
+  stop(): Promise<void> {
+    return this.bot.stop();
+  }
+}
+
+/**
+ * What is wrong with the allowlist against the users table: chats mapped to usernames that do not exist
+ * or are disabled, and users whose role cannot decide (they get /status and /pending, never a request).
+ */
+export async function allowlistProblems(store: Store | undefined, chats: Readonly<Record<string, string>>): Promise<{ problems: string[]; notes: string[] }> {
+  const usernames = [...new Set(Object.values(chats))];
+  if (usernames.length === 0) return { problems: [], notes: [] };
+  const users = store ? await store.db.selectFrom('users').select(['username', 'role', 'status']).where('username', 'in', usernames).execute() : [];
+  const problems: string[] = [];
+  const notes: string[] = [];
+  for (const [chat, username] of Object.entries(chats)) {
+    const user = users.find((candidate) => candidate.username === username);
+    if (!user) problems.push(`telegram.chats: chat ${chat} is mapped to "${username}", who is not an Airlock user`);
+    else if (user.status !== 'active') problems.push(`telegram.chats: chat ${chat} is mapped to "${username}", whose account is disabled`);
+    else if (!mayDecide(user.role)) notes.push(`telegram.chats: "${username}" (${user.role}) may not decide requests: chat ${chat} gets /status and /pending only`);
+  }
+  return { problems, notes };
+}
