@@ -9,7 +9,7 @@ import { gatewayRoutes } from '../gateway/index.js';
 import { targetRoutes } from '../targets/index.js';
 import { authRoutes, identityRoutes } from '../identity/index.js';
 import { auditRoutes } from '../audit/routes.js';
-import { mcpRoutes } from '../mcp/routes.js';
+import { mcpRoutes } from '../mcp/index.js';
 import { eventRoutes } from '../events/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
