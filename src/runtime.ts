@@ -12,6 +12,7 @@ import { Gateway } from './gateway/index.js';
 import { ExecutorPool, TargetRegistry } from './targets/index.js';
 import { Tokens } from './tokens/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
+import { Workspaces } from './workspaces/index.js';
 
 /** Everything a running Airlock holds: built once from the configuration, closed once. */
 export interface Runtime {
@@ -30,6 +31,7 @@ export interface Runtime {
   readonly approvals: Approvals;
   readonly tokens: Tokens;
   readonly gateway: Gateway;
+  readonly workspaces: Workspaces;
   readonly metrics: Metrics;
   /** The shared rate-limit store when redis.url is set; counters live in memory without it. */
   readonly redis: Redis | undefined;
@@ -101,6 +103,12 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     },
   });
   const targets = new TargetRegistry(config);
+  const workspaces = new Workspaces({
+    store,
+    audit,
+    settings: { ...config.workspaces, dir: config.paths.workspacesDir },
+    onError: (message) => logger.warn(message),
+  });
   const box = config.auth.secretKey ? SecretBox.fromSecret(config.auth.secretKey) : SecretBox.fromFile(config.paths.secretKeyFile, true);
   const keys = new ApiKeys(store, audit);
   const users = new Users({ store, audit, keys });
@@ -113,7 +121,15 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     signing: loadKeyPair(config.paths.accessKeyFile, publicKeyFileOf(config.paths.accessKeyFile), { create: true, label: 'access token signing' }),
     settings: { ...config.auth, issuer: config.tokens.issuer },
   });
-  const approvals = new Approvals({ store, audit, policy, targets, mfa, challenges, environments: config.environments.allowed ?? config.environments.known });
+  const approvals = new Approvals({
+    store,
+    audit,
+    policy,
+    targets,
+    mfa,
+    challenges,
+    environments: config.environments.allowed ?? config.environments.known,
+  });
   const tokens = new Tokens({
     store,
     audit,
@@ -155,11 +171,13 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     approvals,
     tokens,
     gateway,
+    workspaces,
     metrics,
     redis,
     logger,
     async close() {
       await events.stop();
+      await workspaces.stop();
       gateway.close();
       mirror?.close();
       redis?.disconnect();

@@ -11,6 +11,7 @@ import { authRoutes, identityRoutes } from '../identity/index.js';
 import { auditRoutes } from '../audit/routes.js';
 import { mcpRoutes } from '../mcp/index.js';
 import { eventRoutes } from '../events/index.js';
+import { workspaceRoutes } from '../workspaces/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
@@ -117,5 +118,6 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   app.register(mcpRoutes, {
     deps: { approvals: runtime.approvals, tokens: runtime.tokens, gateway: runtime.gateway, targets: runtime.targets, store: runtime.store, audit: runtime.audit, policy: runtime.policy },
   });
+  app.register(workspaceRoutes, { workspaces: runtime.workspaces, audit: runtime.audit });
   return app;
 }

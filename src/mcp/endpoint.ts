@@ -41,7 +41,7 @@ export interface McpEndpoint {
    */
   readonly authorize?: (request: FastifyRequest, principal: Principal) => Promise<void>;
   /** Builds the server of a new session (its tools, resources, prompts). */
-  readonly open: (request: FastifyRequest, caller: McpCaller) => McpServer;
+  readonly open: (request: FastifyRequest, caller: McpCaller) => McpServer | Promise<McpServer>;
   /** What the session's audit events carry besides the session and transport. */
   readonly auditData?: (request: FastifyRequest) => Record<string, unknown>;
 }
@@ -125,7 +125,7 @@ export function serveMcp(app: FastifyInstance, endpoint: McpEndpoint): void {
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId, eventStore: new SessionEventStore() });
     // Tools see the principal of the HTTP request that carries each call (see `existing`).
     const current = { principal };
-    const server = endpoint.open(request, { principal: () => current.principal, transport: transportName, sessionId, ip: request.ip });
+    const server = await endpoint.open(request, { principal: () => current.principal, transport: transportName, sessionId, ip: request.ip });
     const session: Session = { transport, server, principalId: principal.id, binding: bindingOf(request), current, lastSeen: Date.now() };
     const extra = endpoint.auditData?.(request) ?? {};
     sessions.set(sessionId, session);

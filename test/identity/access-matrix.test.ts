@@ -62,6 +62,16 @@ const ACCESS: Record<string, string> = {
   // A stream that never ends on its own: what each principal sees of it is tested in test/events.
   'GET /v1/events': 'authenticated',
   'POST /v1/admin/reload': 'targets:admin',
+  // Workspaces: one's own only (admins: all), checked by the service; their tools are tested in test/workspaces.
+  'POST /v1/workspaces': 'workspaces:use',
+  'GET /v1/workspaces': 'workspaces:use',
+  'GET /v1/workspaces/:id': 'workspaces:use',
+  'DELETE /v1/workspaces/:id': 'workspaces:use',
+  'POST /v1/workspaces/:id/restore': 'workspaces:use',
+  'POST /v1/workspaces/:id/mcp': 'workspaces:use',
+  'GET /v1/workspaces/:id/mcp': 'workspaces:use',
+  'DELETE /v1/workspaces/:id/mcp': 'workspaces:use',
+  'GET /.well-known/oauth-protected-resource/v1/workspaces/:id/mcp': 'public',
 };
 
 function allowed(role: Role, scope: string): boolean {
