@@ -12,7 +12,7 @@ import { Gateway } from './gateway/index.js';
 import { ExecutorPool, TargetRegistry } from './targets/index.js';
 import { Tokens } from './tokens/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
-import { Workspaces } from './workspaces/index.js';
+import { WorkspaceExecutor, Workspaces } from './workspaces/index.js';
 
 /** Everything a running Airlock holds: built once from the configuration, closed once. */
 export interface Runtime {
@@ -129,6 +129,10 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     mfa,
     challenges,
     environments: config.environments.allowed ?? config.environments.known,
+    // A workspace target is open only to the workspace's owner and admins.
+    targetAccess: async (principal, target) => {
+      if (target.executor === 'workspace') await workspaces.assertMayUse(principal, target.workspaceId as string);
+    },
   });
   const tokens = new Tokens({
     store,
@@ -143,7 +147,7 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     audit,
     tokens,
     targets,
-    executors: new ExecutorPool(audit),
+    executors: new ExecutorPool(audit, { workspace: (id) => new WorkspaceExecutor(workspaces, id) }),
     receiptKey: signingKeys.receipt,
     issuer: config.tokens.issuer,
     instanceId: config.instanceId ?? 'default',
