@@ -17,6 +17,7 @@ import { registerReceiptCommands } from './receipt.js';
 import { registerSmoke } from './smoke.js';
 import { ExitCode } from './output.js';
 import { registerServe } from './serve.js';
+import { registerWorkspaceCommands } from './workspaces.js';
 
 const program = new Command('airlock')
   .description('Airlock: an approval gate between AI agents (and people) and real machines')
@@ -55,6 +56,7 @@ registerPolicyCommands(program);
 registerSmoke(program);
 registerAuditCommands(program);
 registerMcpCommand(program);
+registerWorkspaceCommands(program);
 
 try {
   await program.parseAsync(process.argv);
