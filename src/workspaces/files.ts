@@ -265,7 +265,15 @@ export class WorkspaceFiles {
   async write(path: string, data: Buffer, options: { createParents?: boolean; overwrite?: boolean } = {}): Promise<{ path: string; size: number; sha256: string; created: boolean }> {
     refuseGit(parsePath(path), path);
     return this.exclusive(async () => {
-      const place = await this.confinement.placement(path, { createParents: options.createParents ?? true });
+      let place: Awaited<ReturnType<Confinement['placement']>>;
+      try {
+        place = await this.confinement.placement(path);
+      } catch (error) {
+        if (!(error instanceof AirlockError && error.code === 'not_found' && options.createParents !== false)) throw error;
+        // Missing folders are made only for a write that fits, so a refused write leaves not even them.
+        await this.ensureRoom(data.length, path);
+        place = await this.confinement.placement(path, { createParents: true });
+      }
       refuseGit(place.path.split('/'), path);
       if (place.existing) {
         if (options.overwrite === false) throw new AirlockError('already_exists', `${printable(place.path)} exists (overwrite is off)`, { status: 409 });

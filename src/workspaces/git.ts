@@ -267,6 +267,9 @@ export class WorkspaceGit {
       await this.ensureUnderQuota('git_clone');
       const place = await this.confinement.placement(dest, { createParents: true, followLast: false });
       if (place.existing) throw gitError('already_exists', `${printable(place.path)} exists: clone into a new folder`, 409);
+      // The source's git data is a floor for what the clone will take: refuse before copying what cannot fit.
+      const floor = await usageOf(existsSync(join(source.real, '.git')) ? join(source.real, '.git') : source.real);
+      await this.files.ensureRoom(floor, place.path);
       const temp = join(place.dir, `.airlock-tmp-${randomBytes(8).toString('hex')}`);
       try {
         const result = await runGit(['clone', '--quiet', '--no-hardlinks', '--template=', ...(branch ? ['--branch', branch] : []), '--', source.real, temp], {

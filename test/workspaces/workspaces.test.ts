@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -212,8 +213,7 @@ describe.each(storeKinds())('workspaces on %s', (kind) => {
     const over = await call(client, 'write_file', { path: 'dir/b.bin', content: Buffer.alloc(30 * 1024, 2).toString('base64'), encoding: 'base64' });
     expect(over.code).toBe('quota_exceeded');
     expect(over.text).toMatch(/refused, nothing was written/);
-    expect(readdirSync(root).sort()).toEqual(['a.bin', 'dir']);
-    expect(readdirSync(join(root, 'dir'))).toEqual([]);
+    expect(readdirSync(root)).toEqual(['a.bin']);
     // Replacing a file counts only the difference; growing it past the quota is refused and keeps the old content.
     expect((await call(client, 'write_file', { path: 'a.bin', content: Buffer.alloc(60 * 1024, 3).toString('base64'), encoding: 'base64' })).error).toBe(false);
     const grown = await call(client, 'write_file', { path: 'a.bin', content: Buffer.alloc(70 * 1024, 4).toString('base64'), encoding: 'base64' });
@@ -223,6 +223,16 @@ describe.each(storeKinds())('workspaces on %s', (kind) => {
     expect((await call(client, 'edit_file', { path: 'a.bin', old_string: 'x', new_string: 'y' })).error).toBe(true);
     expect(readdirSync(root).filter((name) => name.startsWith('.airlock-tmp'))).toEqual([]);
     expect((await gate.api('GET', `/v1/workspaces/${workspace.id}`, gate.alice)).body.workspace.usage_bytes).toBe(60 * 1024);
+    // A clone that would not fit is refused, and leaves nothing.
+    const big = await gate.create(gate.alice, { name: 'big' });
+    const bigClient = await connectWorkspace(gate.url, gate.alice, big.id);
+    await call(bigClient, 'git_init', {});
+    await call(bigClient, 'write_file', { path: 'noise.bin', content: randomBytes(100 * 1024).toString('base64'), encoding: 'base64' });
+    await call(bigClient, 'git_add', { all: true });
+    expect((await call(bigClient, 'git_commit', { message: 'noise' })).error).toBe(false);
+    const tooBig = await call(client, 'git_clone', { source_workspace: big.id, dest: 'copy' });
+    expect(tooBig.code, tooBig.text).toBe('quota_exceeded');
+    expect(readdirSync(root)).toEqual(['a.bin']);
     // A non-admin may not ask for more than the largest quota.
     expect((await gate.api('POST', '/v1/workspaces', gate.alice, { name: 'huge', quota_bytes: 1024 ** 4 })).body.code).toBe('quota_too_large');
   });
