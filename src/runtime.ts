@@ -14,6 +14,7 @@ import { Telegram } from './notify/index.js';
 import { ExecutorPool, TargetRegistry } from './targets/index.js';
 import { Tokens } from './tokens/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
+import { WorkspaceExecutor, Workspaces } from './workspaces/index.js';
 
 /** Everything a running Airlock holds: built once from the configuration, closed once. */
 export interface Runtime {
@@ -35,6 +36,7 @@ export interface Runtime {
   readonly gateway: Gateway;
   /** The Telegram bot and delivery channel, when a bot token is configured. */
   readonly telegram: Telegram | undefined;
+  readonly workspaces: Workspaces;
   readonly metrics: Metrics;
   /** The shared rate-limit store when redis.url is set; counters live in memory without it. */
   readonly redis: Redis | undefined;
@@ -106,6 +108,12 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     },
   });
   const targets = new TargetRegistry(config);
+  const workspaces = new Workspaces({
+    store,
+    audit,
+    settings: { ...config.workspaces, dir: config.paths.workspacesDir },
+    onError: (message) => logger.warn(message),
+  });
   const box = config.auth.secretKey ? SecretBox.fromSecret(config.auth.secretKey) : SecretBox.fromFile(config.paths.secretKeyFile, true);
   const keys = new ApiKeys(store, audit);
   const users = new Users({ store, audit, keys });
@@ -118,7 +126,19 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     signing: loadKeyPair(config.paths.accessKeyFile, publicKeyFileOf(config.paths.accessKeyFile), { create: true, label: 'access token signing' }),
     settings: { ...config.auth, issuer: config.tokens.issuer },
   });
-  const approvals = new Approvals({ store, audit, policy, targets, mfa, challenges, environments: config.environments.allowed ?? config.environments.known });
+  const approvals = new Approvals({
+    store,
+    audit,
+    policy,
+    targets,
+    mfa,
+    challenges,
+    environments: config.environments.allowed ?? config.environments.known,
+    // A workspace target is open only to the workspace's owner and admins.
+    targetAccess: async (principal, target) => {
+      if (target.executor === 'workspace') await workspaces.assertMayUse(principal, target.workspaceId as string);
+    },
+  });
   const tokens = new Tokens({
     store,
     audit,
@@ -132,7 +152,7 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     audit,
     tokens,
     targets,
-    executors: new ExecutorPool(audit),
+    executors: new ExecutorPool(audit, { workspace: (id) => new WorkspaceExecutor(workspaces, id) }),
     receiptKey: signingKeys.receipt,
     issuer: config.tokens.issuer,
     instanceId: config.instanceId ?? 'default',
@@ -165,12 +185,14 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     tokens,
     gateway,
     telegram,
+    workspaces,
     metrics,
     redis,
     logger,
     async close() {
       await telegram?.stop();
       await events.stop();
+      await workspaces.stop();
       gateway.close();
       mirror?.close();
       redis?.disconnect();

@@ -113,6 +113,35 @@ export const BUILTIN_RULES: readonly Rule[] = [
   { id: 'world-writable-root', level: 'CRITICAL', final: false, reason: 'makes the whole filesystem world-writable', match: { command: '\\bchmod\\s+(-\\S+\\s+)*0?777\\s+/(\\s|$)' } },
 ];
 
+/**
+ * Built-in rules for `workspace` targets, evaluated after the others: reading a repository there is
+ * routine (LOW), but naming a path that may be outside the workspace is for a person to judge (as
+ * are options that follow symbolic links: see `assessRisk`).
+ */
+export const WORKSPACE_RULES: readonly Rule[] = [
+  {
+    id: 'workspace-read-only-git',
+    level: 'LOW',
+    final: false,
+    reason: 'reads the repository in the workspace',
+    match: { command: '^git\\s+(status|log|diff|show|ls-files|rev-parse|blame|shortlog|describe|grep)\\b(?!.*(\\s|=)(--output|--ext-diff|--textconv|--no-index|--open-files-in-pager|-O))', shell: false },
+  },
+  {
+    id: 'workspace-git-branch-list',
+    level: 'LOW',
+    final: false,
+    reason: 'lists the branches of the repository in the workspace',
+    match: { command: '^git\\s+branch(\\s+(--list|-a|--all|-r|--remotes|-v|-vv|--verbose|--show-current|--no-color))*\\s*$', shell: false },
+  },
+  {
+    id: 'workspace-outside-path',
+    level: 'MEDIUM',
+    final: false,
+    reason: 'names a path that may be outside the workspace (absolute, ~ or ..)',
+    match: { command: "(^|\\s)'?(~|/)|=/|(^|[\\s=/'])\\.\\.(/|'|\\s|$)" },
+  },
+];
+
 /** Per-environment defaults: production raises levels and asks for a decent instruction. */
 export const BUILTIN_ENVIRONMENTS: Readonly<Record<string, Partial<EnvironmentPolicy>>> = {
   dev: { minScore: 0 },

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { OPERATIONS } from '../operations/catalog.js';
 import { displayOp, type Operation } from './command.js';
 import { maxLevel, raiseLevel, type RiskLevel } from './levels.js';
-import { BUILTIN_RULES, environmentPolicy, type Policy, type Rule } from './policy.js';
+import { BUILTIN_RULES, WORKSPACE_RULES, environmentPolicy, type Policy, type Rule } from './policy.js';
 
 export interface RiskReason {
   readonly rule: string;
@@ -23,6 +23,8 @@ export interface RiskInput {
   readonly instruction: string;
   readonly environment: string;
   readonly target: string;
+  /** The target's executor: `workspace` targets get the workspace rules too. */
+  readonly executor?: string;
 }
 
 /**
@@ -35,7 +37,8 @@ export function assessRisk(policy: Policy, input: RiskInput): RiskDecision {
   const program = programOf(input.command);
   const reasons: RiskReason[] = [];
   let knowsCommand = false;
-  for (const rule of [...policy.rules, ...(policy.builtins ? BUILTIN_RULES : [])]) {
+  const builtins = policy.builtins ? [...BUILTIN_RULES, ...(input.executor === 'workspace' ? WORKSPACE_RULES : [])] : [];
+  for (const rule of [...policy.rules, ...builtins]) {
     if (!matches(rule, input, text, program)) continue;
     reasons.push({ rule: rule.id, level: rule.level, reason: rule.reason });
     knowsCommand ||= rule.match.program !== undefined || rule.match.command !== undefined || rule.match.shell !== undefined;
@@ -52,6 +55,11 @@ export function assessRisk(policy: Policy, input: RiskInput): RiskDecision {
     reasons.push({ rule: 'default', level: policy.defaultLevel, reason: `no rule knows the program ${program}` });
     level = maxLevel(level, policy.defaultLevel);
   }
+  const following = input.executor === 'workspace' ? linkFollowing(op) : undefined;
+  if (following) {
+    reasons.push({ rule: 'workspace-follows-links', level: 'MEDIUM', reason: `${following} may follow symbolic links out of the workspace` });
+    level = maxLevel(level, 'MEDIUM');
+  }
   if (input.command.shellFeatures.length > 0) {
     reasons.push({ rule: 'shell-syntax', level: 'HIGH', reason: `needs a shell: ${input.command.shellFeatures.join(', ')}` });
     level = maxLevel(level, 'HIGH');
@@ -63,6 +71,17 @@ export function assessRisk(policy: Policy, input: RiskInput): RiskDecision {
     level = raised;
   }
   return { level, reasons, autoApprove: environment.autoApprove.includes(level) };
+}
+
+/** An option that makes a program follow symbolic links (recursively), case-sensitive as programs read it; git never follows them. */
+function linkFollowing(op: Operation): string | undefined {
+  if (op.kind !== 'exec') return undefined;
+  const program = basename(op.argv[0] ?? '');
+  if (program === 'git') return undefined;
+  const recursiveFollows = program === 'diff' || program === 'grep' || program === 'egrep' || program === 'fgrep';
+  return op.argv
+    .slice(1)
+    .find((arg) => /^-[A-Za-z]*[RL]/.test(arg) || /^--(recursive|dereference|dereference-recursive|follow)(=|$)/.test(arg) || (recursiveFollows && /^-[A-Za-z]*r/.test(arg)));
 }
 
 /** The program's name, or a typed operation's name (so that rules can name `file.write`). */

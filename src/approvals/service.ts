@@ -6,7 +6,7 @@ import { AirlockError } from '../errors.js';
 import { actorOf, assertMayUse, mayUse, originOf, type Challenges, type Mfa, type Principal } from '../identity/index.js';
 import { Statement, allColumns, insertStatement, type Store, type Tx } from '../store/index.js';
 import type { ApprovalDecisionsTable, ApprovalsTable } from '../store/tables.js';
-import { checkGate, enforceGate, type GateDenial, type TargetRegistry } from '../targets/index.js';
+import { checkGate, enforceGate, type GateDenial, type Target, type TargetRegistry } from '../targets/index.js';
 import { capabilityOf } from '../operations/catalog.js';
 import { canonicalOp, displayOp, opHash, readOperation, type Operation } from './command.js';
 import { parseInstruction, scoreInstruction, type Finding } from './instruction.js';
@@ -138,6 +138,8 @@ export class Approvals {
       readonly challenges: Challenges;
       /** The environments this instance serves. */
       readonly environments: readonly string[];
+      /** Refuses a principal a target is not open to beyond its key's limits (a workspace target: its owner and admins only). */
+      readonly targetAccess?: (principal: Principal, target: Target) => Promise<void>;
     },
   ) {}
 
@@ -147,6 +149,7 @@ export class Approvals {
    */
   async explain(principal: Principal, input: ExplainInput): Promise<Explanation> {
     const assessed = this.assess(principal, input);
+    await this.deps.targetAccess?.(principal, assessed.target);
     const gate = checkGate(assessed.target, { op: assessed.command.op, environment: input.deployment_env, capability: capabilityOf(assessed.command.op) });
     const autoApprove = assessed.risk.autoApprove && assessed.sensitive.length === 0;
     return {
@@ -182,7 +185,7 @@ export class Approvals {
       throw new AirlockError('command_missing', 'give the command in "command", a typed operation in "op", or a "Command:" line in the instruction', { status: 400 });
     }
     const command = readOperation({ command: commandText, op: input.op });
-    const risk = assessRisk(policy, { command, instruction: input.instruction, environment: input.deployment_env, target: target.id });
+    const risk = assessRisk(policy, { command, instruction: input.instruction, environment: input.deployment_env, target: target.id, executor: target.executor });
     const { score, findings } = scoreInstruction(instruction, risk.level);
     const environment = environmentPolicy(policy, input.deployment_env);
     // A sensitive path needs a step-up even where the level alone would pass without a human. A typed
@@ -197,6 +200,12 @@ export class Approvals {
     const { target, commandText, command, risk, score, findings, environment, sensitive, reasons } = this.assess(principal, input);
     const actor = actorOf(principal);
     const where = { environment: input.deployment_env, target: target.id };
+    try {
+      await this.deps.targetAccess?.(principal, target);
+    } catch (error) {
+      await this.deps.audit.record({ actor, action: 'approval.refused', ...where, data: { worker_id: input.worker_id, task_name: input.task_name, command: displayOp(command.op), reason: (error as AirlockError).code ?? 'target_denied' } });
+      throw error;
+    }
     await enforceGate(this.deps.audit, target, { op: command.op, environment: input.deployment_env, capability: capabilityOf(command.op) }, { actor, stage: 'request' });
     if (sensitive.length > 0 && command.op.kind === 'op' && input.challenge_id === undefined) {
       await this.deps.audit.record({ actor, action: 'approval.refused', ...where, data: { worker_id: input.worker_id, task_name: input.task_name, command: displayOp(command.op), reason: 'challenge_required', paths: sensitive } });

@@ -18,6 +18,7 @@ import { registerSmoke } from './smoke.js';
 import { ExitCode } from './output.js';
 import { registerServe } from './serve.js';
 import { registerWebhookCommands } from './webhooks.js';
+import { registerWorkspaceCommands } from './workspaces.js';
 
 const program = new Command('airlock')
   .description('Airlock: an approval gate between AI agents (and people) and real machines')
@@ -57,6 +58,7 @@ registerSmoke(program);
 registerAuditCommands(program);
 registerMcpCommand(program);
 registerWebhookCommands(program);
+registerWorkspaceCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { assessRisk, environmentPolicy, loadPolicy, parseCommand, parseInstruction, scoreInstruction } from '../approvals/index.js';
 import { readFileSync } from 'node:fs';
+import { TargetRegistry } from '../targets/index.js';
 import { commandOf } from './flow.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
 import { print } from './output.js';
@@ -20,7 +21,8 @@ export function registerPolicyCommands(program: Command): void {
       const rules = loadPolicy(config.policyFile);
       const command = parseCommand(commandOf(words));
       const instructionText = flags.instructionFile ? readFileSync(flags.instructionFile, 'utf8') : '';
-      const decision = assessRisk(rules, { command, instruction: instructionText, environment: flags.env, target: flags.target });
+      const executor = new TargetRegistry(config).find(flags.target)?.executor;
+      const decision = assessRisk(rules, { command, instruction: instructionText, environment: flags.env, target: flags.target, ...(executor ? { executor } : {}) });
       const environment = environmentPolicy(rules, flags.env);
       const score = scoreInstruction(parseInstruction(instructionText), decision.level);
       if (flags.json) {

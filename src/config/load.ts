@@ -63,6 +63,21 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['redis', 'url'], names: ['AIRLOCK_REDIS_URL', 'REDIS_URL'] },
   { path: ['redis', 'keyPrefix'], names: ['AIRLOCK_REDIS_KEY_PREFIX'] },
   { path: ['cors', 'origins'], names: ['AIRLOCK_CORS_ORIGINS'], list: true },
+  { path: ['workspaces', 'root'], names: ['AIRLOCK_WORKSPACES_ROOT'] },
+  { path: ['workspaces', 'provider'], names: ['AIRLOCK_WORKSPACE_PROVIDER'] },
+  { path: ['workspaces', 'defaultQuotaBytes'], names: ['AIRLOCK_WORKSPACE_QUOTA_BYTES'] },
+  { path: ['workspaces', 'maxQuotaBytes'], names: ['AIRLOCK_WORKSPACE_MAX_QUOTA_BYTES'] },
+  { path: ['workspaces', 'maxReadBytes'], names: ['AIRLOCK_WORKSPACE_MAX_READ_BYTES'] },
+  { path: ['workspaces', 'retentionSeconds'], names: ['AIRLOCK_WORKSPACE_RETENTION_SECONDS'] },
+  { path: ['workspaces', 'purgeIntervalSeconds'], names: ['AIRLOCK_PURGE_INTERVAL_SECONDS', 'PURGE_INTERVAL_SECONDS'] },
+  { path: ['workspaces', 'cloneRoots'], names: ['AIRLOCK_WORKSPACE_CLONE_ROOTS'], list: true },
+  { path: ['workspaces', 'container', 'socketPath'], names: ['AIRLOCK_WORKSPACE_ENGINE_SOCKET'] },
+  { path: ['workspaces', 'container', 'url'], names: ['AIRLOCK_WORKSPACE_ENGINE_URL'] },
+  { path: ['workspaces', 'container', 'image'], names: ['AIRLOCK_WORKSPACE_IMAGE', 'WORKSPACE_IMAGE'] },
+  { path: ['workspaces', 'container', 'network'], names: ['AIRLOCK_WORKSPACE_NETWORK', 'DOCKER_NETWORK'] },
+  { path: ['workspaces', 'container', 'cpus'], names: ['AIRLOCK_WORKSPACE_CPUS'] },
+  { path: ['workspaces', 'container', 'memoryBytes'], names: ['AIRLOCK_WORKSPACE_MEMORY_BYTES'] },
+  { path: ['workspaces', 'container', 'pidsLimit'], names: ['AIRLOCK_WORKSPACE_PIDS_LIMIT'] },
   { path: ['log', 'level'], names: ['AIRLOCK_LOG_LEVEL'] },
 ];
 
@@ -315,6 +330,9 @@ function checkFiles(config: Config, paths: Paths, store: DatabaseTarget | undefi
       problems.push(`audit.keyFile: cannot read ${paths.auditKeyFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
+  // By default workspaces live in the data directory, checked above.
+  const workspacesProblem = config.workspaces.root === undefined ? undefined : writableDirProblem(paths.workspacesDir);
+  if (workspacesProblem) problems.push(`workspaces.root: ${workspacesProblem}`);
   if (paths.auditMirrorFile) {
     const problem = writableDirProblem(dirname(paths.auditMirrorFile));
     if (problem) problems.push(`audit.mirrorFile: ${problem}`);

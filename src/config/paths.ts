@@ -24,6 +24,8 @@ export interface Paths {
   readonly logDir: string;
   readonly defaultDatabaseFile: string;
   readonly auditMirrorFile: string | undefined;
+  /** Every workspace's files and private folders (`workspaces.root`). */
+  readonly workspacesDir: string;
 }
 
 export function resolvePaths(config: Config, cwd: string): Paths {
@@ -45,5 +47,6 @@ export function resolvePaths(config: Config, cwd: string): Paths {
     defaultDatabaseFile: join(base, 'airlock.db'),
     // A relative mirror path is taken inside the instance's folder so two instances never write one file.
     auditMirrorFile: mirror === undefined ? undefined : isAbsolute(mirror) ? mirror : resolve(base, mirror),
+    workspacesDir: config.workspaces.root ? resolve(cwd, config.workspaces.root) : join(base, 'workspaces'),
   };
 }

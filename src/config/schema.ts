@@ -15,6 +15,17 @@ function integer(min: number, max: number) {
   );
 }
 
+/** A number that may have a fraction (CPUs), from text or YAML. */
+function decimal(min: number, max: number) {
+  return z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : value),
+    z
+      .number({ error: 'must be a number' })
+      .min(min, { error: `must be at least ${min}` })
+      .max(max, { error: `must be at most ${max}` }),
+  );
+}
+
 /** Booleans from the environment arrive as text: true/false, 1/0, yes/no, on/off. */
 function flag() {
   const words: Record<string, boolean> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
@@ -100,6 +111,58 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 /** Where the audit chain must live; the reference deployments call this AUDIT_STORAGE. */
 export const AUDIT_STORAGE = ['database', 'postgres', 'sqlite'] as const;
+
+/** Where workspaces live and what they may use (src/workspaces). */
+export const WORKSPACE_PROVIDERS = ['directory', 'container'] as const;
+
+const GiB = 1024 * 1024 * 1024;
+
+const WorkspacesSchema = z
+  .strictObject({
+    /** The folder holding every workspace's files; default `<data>/workspaces`. */
+    root: z.string().min(1).optional(),
+    /** The provider of workspaces created without naming one. */
+    provider: z.enum(WORKSPACE_PROVIDERS).default('directory'),
+    defaultQuotaBytes: integer(1024, Number.MAX_SAFE_INTEGER).default(GiB),
+    /** The largest quota anyone but an admin may ask for. */
+    maxQuotaBytes: integer(1024, Number.MAX_SAFE_INTEGER).default(10 * GiB),
+    /** The most bytes one read_file returns. */
+    maxReadBytes: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    /** A deleted workspace can be restored for this long, then the purge removes it. */
+    retentionSeconds: integer(0, 10 * 365 * 86_400).default(7 * 86_400),
+    /** How often the purge looks for workspaces past their retention. */
+    purgeIntervalSeconds: integer(1, 86_400).default(300),
+    /** Folders on this machine git_clone may clone from (besides the caller's other workspaces). */
+    cloneRoots: z.array(z.string().regex(/^\//, { error: 'must be an absolute path' })).default([]),
+    container: z
+      .strictObject({
+        /** The container engine (Docker, or Podman's Docker API): a unix socket … */
+        socketPath: z.string().min(1).optional(),
+        /** … or tcp://host:port. */
+        url: z.string().regex(/^(tcp|http):\/\/[^\s/]+:\d+\/?$/, { error: 'must be tcp://host:port' }).optional(),
+        image: z.string().min(1).default('docker.io/library/alpine:3'),
+        /** What the container runs to stay up; commands are exec'd into it. */
+        command: z.array(z.string().min(1)).min(1).default(['sleep', 'infinity']),
+        /** The engine network; `none` keeps workspaces off every network. */
+        network: z.string().min(1).default('none'),
+        cpus: decimal(0.01, 1024).default(1),
+        memoryBytes: integer(4 * 1024 * 1024, Number.MAX_SAFE_INTEGER).default(512 * 1024 * 1024),
+        pidsLimit: integer(1, 1_000_000).default(256),
+        /** The user commands run as in the container (uid:gid); Airlock's own, so both can read and write the files. */
+        user: z.string().regex(/^\d+(:\d+)?$/, { error: 'must be uid or uid:gid' }).optional(),
+        /** Where the workspace's files appear in the container. */
+        mountPath: z.string().regex(/^\/[^\0]*$/, { error: 'must be an absolute path' }).default('/workspace'),
+      })
+      .prefault({})
+      .refine((c) => c.socketPath === undefined || c.url === undefined, { error: 'give either socketPath or url, not both' }),
+  })
+  .prefault({})
+  .superRefine((workspaces, ctx) => {
+    if (workspaces.defaultQuotaBytes > workspaces.maxQuotaBytes) ctx.addIssue({ code: 'custom', path: ['defaultQuotaBytes'], message: 'must not exceed maxQuotaBytes' });
+    if (workspaces.provider === 'container' && workspaces.container.socketPath === undefined && workspaces.container.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['container', 'socketPath'], message: 'the container provider needs an engine: set workspaces.container.socketPath or url' });
+    }
+  });
 
 export const ConfigSchema = z.strictObject({
   instanceId: instanceId.optional(),
@@ -253,6 +316,7 @@ export const ConfigSchema = z.strictObject({
       origins: z.array(origin).default([]),
     })
     .prefault({}),
+  workspaces: WorkspacesSchema,
   log: z
     .strictObject({
       level: z.enum(LOG_LEVELS).default('info'),

@@ -116,7 +116,8 @@ export class DockerExecutor implements Executor {
     try {
       exec = await container.exec({
         Cmd: cmd,
-        Env: [marker],
+        // The marker last, so nothing given in limits.env can hide an exec from the kill sweep.
+        Env: [...Object.entries(limits.env ?? {}).map(([name, value]) => `${name}=${value}`), marker],
         AttachStdin: false,
         AttachStdout: true,
         AttachStderr: true,

@@ -21,7 +21,7 @@ export interface TargetCheck {
  * something may run, only runs it within the limits it is given.
  */
 export interface Executor {
-  readonly kind: 'local' | 'ssh' | 'docker';
+  readonly kind: 'local' | 'ssh' | 'docker' | 'workspace';
   run(op: CommandOp, limits: ExecLimits): Promise<ExecResult>;
   /** Connects (or looks) and reports, without running anything. */
   check(): Promise<TargetCheck>;

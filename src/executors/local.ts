@@ -30,6 +30,11 @@ export interface ExecLimits {
    */
   readonly uid?: number;
   readonly gid?: number;
+  /**
+   * Variables the command sees besides the scrubbed environment (local) or the container's own
+   * (container); they win over both. The SSH executor ignores them.
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ExecResult {
@@ -67,7 +72,7 @@ export function runLocal(op: CommandOp, limits: ExecLimits, spawner?: Spawner): 
   // A command run as another user works, and keeps its HOME, in a directory of its own.
   if (limits.uid !== undefined && process.getuid?.() === 0) chownSync(limits.cwd, limits.uid, limits.gid ?? -1);
   const [file, ...args] = op.kind === 'exec' ? op.argv : ['/bin/sh', '-c', op.script];
-  const env = { ...SCRUBBED_ENV, HOME: limits.cwd };
+  const env = { ...SCRUBBED_ENV, HOME: limits.cwd, ...limits.env };
   const ids = { ...(limits.uid !== undefined ? { uid: limits.uid } : {}), ...(limits.gid !== undefined ? { gid: limits.gid } : {}) };
   const started = performance.now();
   return new Promise((resolve) => {

@@ -183,6 +183,8 @@ export class Gateway {
         return runTypedOp(op, { host: new LocalHost(limits, this.spawner) });
       case 'docker':
         return runTypedOp(op, { engine: (this.deps.executors.get(target) as DockerExecutor).docker });
+      case 'workspace':
+        return failedOutcome(new AirlockError('operation_not_supported', `typed operations do not run on workspace targets (${target.id}): use the workspace's MCP tools`, { status: 400 }), performance.now());
       case 'ssh': {
         const executor = this.deps.executors.get(target) as SshExecutor;
         const started = performance.now();

@@ -9,10 +9,11 @@ import { gatewayRoutes } from '../gateway/index.js';
 import { targetRoutes } from '../targets/index.js';
 import { authRoutes, identityRoutes } from '../identity/index.js';
 import { auditRoutes } from '../audit/routes.js';
-import { mcpRoutes } from '../mcp/routes.js';
+import { mcpRoutes } from '../mcp/index.js';
 import { eventRoutes } from '../events/index.js';
 import { webhookRoutes } from '../notify/webhooks/index.js';
 import { telegramRoutes } from '../notify/index.js';
+import { workspaceRoutes } from '../workspaces/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
@@ -122,5 +123,6 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   app.register(mcpRoutes, {
     deps: { approvals: runtime.approvals, tokens: runtime.tokens, gateway: runtime.gateway, targets: runtime.targets, store: runtime.store, audit: runtime.audit, policy: runtime.policy },
   });
+  app.register(workspaceRoutes, { workspaces: runtime.workspaces, audit: runtime.audit });
   return app;
 }

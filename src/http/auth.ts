@@ -8,7 +8,7 @@ declare module 'fastify' {
     /** The scope a route requires; 'authenticated' for any valid principal. Routes without it are public. */
     scope?: Scope | 'authenticated';
     /** The path of this resource's RFC 9728 metadata, named in the 401 challenge (MCP authorization). */
-    resourceMetadata?: string;
+    resourceMetadata?: string | ((request: FastifyRequest) => string);
   }
   interface FastifyRequest {
     principal?: Principal;
@@ -88,7 +88,8 @@ export function registerAuth(app: FastifyInstance, deps: { keys: ApiKeys; sessio
     const result = presented ? await authenticate(deps, presented) : { failure: 'missing' };
     if ('failure' in result) {
       await deps.audit.record({ actor: 'anonymous', action: 'auth.failed', data: { reason: result.failure, via: presented?.via ?? null, ...where } });
-      const metadata = request.routeOptions.config.resourceMetadata;
+      const declared = request.routeOptions.config.resourceMetadata;
+      const metadata = typeof declared === 'function' ? declared(request) : declared;
       reply.header('www-authenticate', `Bearer realm="airlock"${metadata ? `, resource_metadata="${request.protocol}://${request.host}${metadata}"` : ''}`);
       throw new AirlockError('unauthorized', FAILURE_DETAIL[result.failure] ?? 'the credential is not valid', { status: 401 });
     }

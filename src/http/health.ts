@@ -26,6 +26,12 @@ export async function healthRoutes(app: FastifyInstance, options: { runtime: Run
       checks.database = { status: 'unhealthy', dialect: runtime.store.dialect, error: messageOf(error) };
       checks.audit = { status: 'unknown' };
     }
+    try {
+      const workspaces = await withTimeout(runtime.workspaces.health(), CHECK_TIMEOUT_MS + 500);
+      checks.workspaces = { ...workspaces };
+    } catch (error) {
+      checks.workspaces = { status: 'unhealthy', error: messageOf(error) };
+    }
     checks.version = { status: 'healthy', version: VERSION };
     if (runtime.telegram) {
       const { healthy: reachable, ...telegram } = runtime.telegram.bot.health();

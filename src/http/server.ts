@@ -62,6 +62,9 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
   }, 5000);
   expiryTimer.unref();
 
+  // Deleted workspaces past their retention are removed (and audited) on a timer.
+  runtime.workspaces.startPurgeLoop(`system:${config.instanceId ?? 'airlock'}`);
+
   // targets.yaml is reloaded when it changes; a broken edit is logged and the registry stays as it was.
   runtime.targets.watchFile(runtime.audit, (error: unknown) => logger.error({ error: messageOf(error) }, 'targets.yaml was not reloaded'));
 

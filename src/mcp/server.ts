@@ -1,18 +1,19 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { z } from 'zod';
 import { ApprovalRequestBody, ExplainBody } from '../approvals/schema.js';
 import { REFERENCE_INSTRUCTION, SECTIONS, type Approvals, type ApprovalView, type Policy } from '../approvals/index.js';
 import { AuditQuery, queryAudit } from '../audit/query.js';
 import type { AuditLog } from '../audit/index.js';
-import { AirlockError, isAirlockError, messageOf } from '../errors.js';
+import { AirlockError } from '../errors.js';
 import type { ExecuteResponse, Gateway } from '../gateway/index.js';
-import { actorOf, hasScope, type Principal, type Scope } from '../identity/index.js';
+import type { Principal } from '../identity/index.js';
 import type { Store } from '../store/index.js';
 import { targetView, type TargetRegistry } from '../targets/index.js';
 import type { Tokens } from '../tokens/service.js';
 import { VERSION } from '../version.js';
+import { READ_ONLY, ok, toolRegistrar, type McpCaller, type ToolExtra } from './tools.js';
+
+export type { McpCaller } from './tools.js';
 
 export interface McpDeps {
   readonly approvals: Approvals;
@@ -24,16 +25,7 @@ export interface McpDeps {
   readonly policy: Policy;
 }
 
-/** Who is calling, as of the HTTP request that carried the call (keys can be revoked mid-session). */
-export interface McpCaller {
-  principal(): Principal;
-  /** `streamable-http`, or `stdio` when the `airlock mcp --stdio` bridge carried the call. */
-  readonly transport: string;
-  readonly sessionId: string;
-  readonly ip: string;
-}
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+type Extra = ToolExtra;
 
 /** How often a waiting tool tells the client it is still waiting. */
 const PROGRESS_MS = 2000;
@@ -69,7 +61,6 @@ const ExecutionOut = z.looseObject({
   receipt: z.string(),
 });
 
-const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 
 function describeRequest(request: ApprovalView): string {
   const reasons = request.risk_reasons.map((reason) => reason.reason).join('; ');
@@ -90,10 +81,6 @@ function describeExecution(result: ExecuteResponse): string {
   return `Execution ${result.execution_id} ${status} (exit code ${result.exit_code ?? 'none'}, ${result.duration_ms} ms)${result.truncated ? ', output truncated' : ''}\n${result.output}`;
 }
 
-function ok(structured: Record<string, unknown>, text: string): CallToolResult {
-  return { content: [{ type: 'text', text }], structuredContent: structured };
-}
-
 /**
  * Airlock's tools, resources and prompts for one MCP session. Every tool goes through the same services
  * as the HTTP API, as the calling principal: an agent can ask, wait and run through the gate, and has
@@ -107,44 +94,7 @@ export function createMcpServer(deps: McpDeps, caller: McpCaller): McpServer {
         'Airlock is the gate between you and real machines. To run anything: request_approval (or run for low-risk work), wait_for_approval while a person decides, then execute. Write the 10-point instruction (see the write_instruction prompt): a weak one is refused in strict environments.',
     },
   );
-  const scopes = caller.principal().scopes;
-  const may = (needed: readonly Scope[]) => needed.every((scope) => hasScope(scopes, scope));
-
-  /** Registers a tool when the principal may use it; each call is checked again, audited, and its failure returned as a tool error. */
-  function tool<S extends z.ZodType>(
-    name: string,
-    needed: readonly Scope[],
-    config: { title: string; description: string; input: S; output?: z.ZodType; annotations: Record<string, boolean> },
-    handler: (args: z.output<S>, principal: Principal, extra: Extra) => Promise<CallToolResult>,
-  ): void {
-    if (!may(needed)) return;
-    server.registerTool(
-      name,
-      { title: config.title, description: config.description, inputSchema: config.input as never, ...(config.output ? { outputSchema: config.output as never } : {}), annotations: { title: config.title, ...config.annotations } },
-      (async (args: z.output<S>, extra: Extra) => {
-        const principal = caller.principal();
-        let outcome: CallToolResult;
-        try {
-          const missing = needed.find((scope) => !hasScope(principal.scopes, scope));
-          if (missing) throw new AirlockError('forbidden', `this principal lacks the scope ${missing}`, { status: 403 });
-          outcome = await handler(args, principal, extra);
-        } catch (error) {
-          const code = isAirlockError(error) ? error.code : 'internal_error';
-          const message = isAirlockError(error) ? error.message : 'an unexpected error occurred';
-          outcome = { isError: true, content: [{ type: 'text', text: `${code}: ${message}` }], structuredContent: { code, message } };
-          if (!isAirlockError(error)) console.error(`mcp tool ${name} failed: ${messageOf(error)}`);
-        }
-        await deps.audit
-          .record({
-            actor: actorOf(principal),
-            action: 'mcp.tool_called',
-            data: { tool: name, transport: caller.transport, session: caller.sessionId, ok: !outcome.isError, ...(outcome.isError ? { code: (outcome.structuredContent as { code: string }).code } : {}) },
-          })
-          .catch(() => undefined);
-        return outcome;
-      }) as never,
-    );
-  }
+  const tool = toolRegistrar(server, caller, deps.audit);
 
   /** Waits for a decision, telling the client every couple of seconds (when it asked for progress). */
   async function waitFor(id: string, seconds: number, extra: Extra): Promise<ApprovalView> {

@@ -3,7 +3,7 @@ import type { Capability } from '../targets/schema.js';
 import type { Operation } from '../approvals/command.js';
 import type { OpName, TypedOp } from './schema.js';
 
-type Executor = 'local' | 'ssh' | 'docker';
+type Executor = 'local' | 'ssh' | 'docker' | 'workspace';
 
 export interface OpSpec {
   /** What the target must grant for the operation to run there. */

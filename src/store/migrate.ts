@@ -5,6 +5,7 @@ import { gateMigration } from './migrations/0002_gate.js';
 import { identityMigration } from './migrations/0003_identity.js';
 import { targetsMigration } from './migrations/0004_targets.js';
 import { eventsMigration } from './migrations/0005_events.js';
+import { workspacesMigration } from './migrations/0006_workspaces.js';
 import type { Dialect, Store } from './store.js';
 
 /** Every migration, in order. The same list runs on SQLite and PostgreSQL. */
@@ -15,6 +16,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0003_identity': identityMigration,
     '0004_targets': targetsMigration,
     '0005_events': eventsMigration(dialect),
+    '0006_workspaces': workspacesMigration(dialect),
   };
 }
 

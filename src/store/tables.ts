@@ -239,6 +239,28 @@ export interface ExecutionsTable {
   duration_ms: number | null;
 }
 
+export interface WorkspacesTable {
+  id: string;
+  /** The user (or service account) that owns it; only they and admins see or use it. */
+  owner_id: string;
+  owner_name: string;
+  name: string;
+  /** directory | container */
+  provider: string;
+  quota_bytes: number;
+  /** JSON object of string labels. */
+  labels: string;
+  /** active | deleted (restorable until purge_after) | purging | purged */
+  status: string;
+  container_id: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+  purge_after: string | null;
+  purged_at: string | null;
+}
+
 export interface Database {
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
@@ -256,4 +278,5 @@ export interface Database {
   delivery_attempts: DeliveryAttemptsTable;
   webhook_subscriptions: WebhookSubscriptionsTable;
   telegram_messages: TelegramMessagesTable;
+  workspaces: WorkspacesTable;
 }

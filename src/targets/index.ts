@@ -4,4 +4,4 @@ export { checkGate, type GateAnswer, type GateDenial, type GateQuestion } from '
 export { enforceGate } from './enforce.js';
 export { CAPABILITIES, CapabilitySchema, type Capability } from './schema.js';
 export { targetRoutes, targetView } from './routes.js';
-export { ExecutorPool, checkTarget, executorFor } from './executors.js';
+export { ExecutorPool, checkTarget, executorFor, type ExecutorFactories } from './executors.js';

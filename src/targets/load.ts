@@ -24,6 +24,8 @@ export interface Target {
   readonly mode: 'enforce' | 'shadow';
   /** Where local commands run. */
   readonly workDir: string;
+  /** The workspace a `workspace` target runs commands in. */
+  readonly workspaceId?: string;
   /** The user and group local commands run as; Airlock's own when absent. */
   readonly uid?: number;
   readonly gid?: number;
@@ -126,6 +128,7 @@ export function loadTargetsFile(file: string, config: ResolvedConfig, env: NodeJ
       ...(spec.segment ? { segment: spec.segment } : {}),
       mode: spec.mode,
       workDir: spec.executor === 'local' && spec.connection.work_dir ? spec.connection.work_dir : join(defaults.workDir, id),
+      ...(spec.executor === 'workspace' ? { workspaceId: spec.connection.workspace } : {}),
       ...(spec.executor === 'local' && spec.connection.uid !== undefined ? { uid: spec.connection.uid } : {}),
       ...(spec.executor === 'local' && spec.connection.gid !== undefined ? { gid: spec.connection.gid } : {}),
       connection: spec.connection,

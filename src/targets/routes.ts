@@ -23,6 +23,7 @@ export function targetView(target: Target): Record<string, unknown> {
     },
     segment: target.segment ?? null,
     mode: target.mode,
+    ...(target.workspaceId ? { workspace: target.workspaceId } : {}),
   };
 }
 

@@ -38,6 +38,12 @@ const DockerConnection = z
   })
   .refine((c) => (c.socket_path === undefined) !== (c.url === undefined), { error: 'give exactly one of socket_path or url' });
 
+/** A workspace (src/workspaces) as a target: commands run in it, through the gate like any other. */
+const WorkspaceConnection = z.strictObject({
+  /** The workspace's id, as `airlock workspaces create` printed it. */
+  workspace: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, { error: 'must be a workspace id (as `airlock workspaces create` prints it)' }),
+});
+
 /** A user or group id (uid_t/gid_t; 4294967295 is -1, "no change"). */
 const posixId = z.number().int().min(0).max(4_294_967_294);
 
@@ -84,6 +90,7 @@ export const TargetSchema = z.discriminatedUnion('executor', [
   z.strictObject({ ...common, executor: z.literal('local'), connection: LocalConnection.prefault({}) }),
   z.strictObject({ ...common, executor: z.literal('ssh'), connection: SshConnection }),
   z.strictObject({ ...common, executor: z.literal('docker'), connection: DockerConnection }),
+  z.strictObject({ ...common, executor: z.literal('workspace'), connection: WorkspaceConnection }),
 ]);
 export type TargetSpec = z.infer<typeof TargetSchema>;
 

@@ -240,6 +240,7 @@ describe('--instance-id', () => {
     'logDir',
     'defaultDatabaseFile',
     'auditMirrorFile',
+    'workspacesDir',
   ];
 
   it('gives two instances on one data directory disjoint paths for every file', () => {

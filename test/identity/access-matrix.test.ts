@@ -68,6 +68,16 @@ const ACCESS: Record<string, string> = {
   'GET /v1/webhooks/:id/deliveries': 'admin',
   'POST /v1/webhooks/:id/redrive': 'admin',
   'POST /v1/admin/reload': 'targets:admin',
+  // Workspaces: one's own only (admins: all), checked by the service; their tools are tested in test/workspaces.
+  'POST /v1/workspaces': 'workspaces:use',
+  'GET /v1/workspaces': 'workspaces:use',
+  'GET /v1/workspaces/:id': 'workspaces:use',
+  'DELETE /v1/workspaces/:id': 'workspaces:use',
+  'POST /v1/workspaces/:id/restore': 'workspaces:use',
+  'POST /v1/workspaces/:id/mcp': 'workspaces:use',
+  'GET /v1/workspaces/:id/mcp': 'workspaces:use',
+  'DELETE /v1/workspaces/:id/mcp': 'workspaces:use',
+  'GET /.well-known/oauth-protected-resource/v1/workspaces/:id/mcp': 'public',
 };
 
 function allowed(role: Role, scope: string): boolean {
