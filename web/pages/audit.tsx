@@ -98,7 +98,7 @@ function ChainStatus() {
               ; {count(data.checkpoints.unsigned_events)} events since
             </dd>
           </div>
-          <div>
+          <div class="wide">
             <dt>Last verification</dt>
             <dd>{data.last_verification ? <VerificationResult record={data.last_verification} /> : 'never through the console'}</dd>
           </div>
