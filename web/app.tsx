@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, onSessionEnded, setCsrfToken } from './api.js';
 import { Loading } from './components.js';
-import { startLive, stopLive, useLiveState } from './live.js';
+import { checkSessionWith, startLive, stopLive, useLiveState } from './live.js';
 import { AccountPage } from './pages/account.js';
 import { AdminPage } from './pages/admin.js';
 import { AuditPage } from './pages/audit.js';
@@ -79,11 +79,17 @@ export function App() {
   }, []);
 
   useEffect(() => {
-    onSessionEnded(() => {
+    const ended = () => {
       stopLive();
       setCsrfToken(undefined);
       setEnded(true);
       setInfo({ authenticated: false });
+    };
+    onSessionEnded(ended);
+    checkSessionWith(async () => {
+      const answer = await api<SessionInfo>('GET', '/v1/auth/session');
+      if (!answer.authenticated) ended();
+      return answer.authenticated;
     });
     load().catch(() => setInfo({ authenticated: false }));
   }, []);

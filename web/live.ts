@@ -10,6 +10,7 @@ let source: EventSource | undefined;
 let state: LiveState = 'off';
 let lastSeq: number | undefined;
 let retry: ReturnType<typeof setTimeout> | undefined;
+let stillLoggedIn: () => Promise<boolean> = async () => true;
 const listeners = new Set<(event: LiveEvent) => void>();
 const stateListeners = new Set<(state: LiveState) => void>();
 
@@ -27,10 +28,15 @@ function open(): void {
   stream.onopen = () => setState('live');
   stream.onerror = () => {
     if (stream.readyState === EventSource.CLOSED) {
-      // The server refused the stream (e.g. the session ended): try again later, as a new stream.
+      // The server refused the stream: if the session ended, stop; otherwise try again later.
       setState('offline');
       source = undefined;
-      retry = setTimeout(open, 5000);
+      retry = setTimeout(() => {
+        retry = undefined;
+        stillLoggedIn()
+          .then((yes) => (yes ? open() : stopLive()))
+          .catch(() => (retry = setTimeout(open, 5000)));
+      }, 5000);
     } else {
       setState('connecting');
     }
@@ -42,6 +48,11 @@ function open(): void {
       for (const listener of listeners) listener(event);
     });
   }
+}
+
+/** How the stream learns, after the server refused it, whether the session is still there. */
+export function checkSessionWith(check: () => Promise<boolean>): void {
+  stillLoggedIn = check;
 }
 
 /** Opens the stream (once). */
