@@ -110,7 +110,8 @@ export function DecisionPanel(props: {
             required
             minLength={6}
             maxLength={32}
-            inputMode="numeric"
+            autoCapitalize="none"
+            spellcheck={false}
             autoComplete="one-time-code"
             value={code}
             onInput={(event) => setCode(event.currentTarget.value)}

@@ -53,7 +53,8 @@ export function LoginPage(props: { onLoggedIn: (csrf: string) => void; ended?: b
           <input
             ref={codeInput}
             name="totp"
-            inputMode="numeric"
+            autoCapitalize="none"
+            spellcheck={false}
             autoComplete="one-time-code"
             minLength={6}
             maxLength={32}
