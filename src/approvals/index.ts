@@ -6,3 +6,4 @@ export { assessRisk, type RiskDecision, type RiskReason } from './risk.js';
 export { DEFAULT_POLICY, environmentPolicy, loadPolicy, type Policy } from './policy.js';
 export { LEVELS, type RiskLevel } from './levels.js';
 export { STATUSES, type ApprovalStatus } from './schema.js';
+export { ApprovalParams } from './schema.js';

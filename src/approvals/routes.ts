@@ -2,15 +2,34 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { principalOf } from '../http/auth.js';
 import { ApprovalParams, ApprovalRequestBody, DecisionBody, ExplainBody, ListQuery, WaitQuery } from './schema.js';
+import { BUILTIN_RULES, environmentPolicy, type Policy } from './policy.js';
 import type { Approvals } from './service.js';
+
+/** The policy as requests are judged by it: the file's rules, the built-ins, each environment resolved. */
+export function policyView(policy: Policy, source: string | undefined, environments: readonly string[]): Record<string, unknown> {
+  return {
+    source: source ?? 'built-in',
+    builtins: policy.builtins,
+    default_level: policy.defaultLevel,
+    rules: policy.rules,
+    builtin_rules: policy.builtins ? BUILTIN_RULES : [],
+    environments: Object.fromEntries(environments.map((environment) => [environment, environmentPolicy(policy, environment)])),
+    sensitive_paths: policy.sensitivePaths,
+  };
+}
 
 /**
  * Approval requests, under the reference Wingman paths (/approvals/…) and the versioned API
  * (/v1/approvals/…): the same handlers, the same answers.
  */
-export async function approvalRoutes(app: FastifyInstance, options: { approvals: Approvals }): Promise<void> {
+export async function approvalRoutes(
+  app: FastifyInstance,
+  options: { approvals: Approvals; policy: Policy; policySource: string | undefined; environments: readonly string[] },
+): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const { approvals } = options;
+
+  routes.get('/v1/policy', { config: { scope: 'approvals:read' } }, async () => ({ policy: policyView(options.policy, options.policySource, options.environments) }));
 
   for (const path of ['/approvals/request', '/v1/approvals']) {
     routes.post(path, { config: { scope: 'approvals:request' }, schema: { body: ApprovalRequestBody } }, async (request, reply) => {

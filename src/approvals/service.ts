@@ -33,6 +33,8 @@ export interface ApprovalView {
   readonly instruction_score: number;
   readonly instruction_findings: readonly Finding[];
   readonly requested_by: string;
+  /** The username of whoever asked (requested_by is their user id); null if the user is gone. */
+  readonly requester: string | null;
   readonly decided_by: string | null;
   readonly decision_reason: string | null;
   readonly created_at: string;
@@ -79,7 +81,7 @@ const INSERT_APPROVAL = insertStatement('approvals', APPROVAL_COLUMNS);
 const APPROVAL_BY_ID = new Statement<ApprovalsTable>('select * from approvals where id = ?');
 const LOCK_APPROVAL = new Statement<ApprovalsTable>({ sqlite: 'select * from approvals where id = ?', postgres: 'select * from approvals where id = ? for update' });
 
-function view(row: ApprovalsTable, decisions: readonly ApprovalDecisionsTable[] = []): ApprovalView {
+function view(row: ApprovalsTable, decisions: readonly ApprovalDecisionsTable[] = [], requester: string | null = null): ApprovalView {
   return {
     request_id: row.id,
     status: row.status as ApprovalStatus,
@@ -97,6 +99,7 @@ function view(row: ApprovalsTable, decisions: readonly ApprovalDecisionsTable[] 
     instruction_score: row.score,
     instruction_findings: JSON.parse(row.findings) as Finding[],
     requested_by: row.requested_by,
+    requester,
     decided_by: row.decided_by,
     decision_reason: row.decision_reason,
     created_at: row.created_at,
@@ -277,21 +280,30 @@ export class Approvals {
       ]);
       tx.onCommit(() => this.changes.emit(row.id));
     });
-    return view(row);
+    return view(row, [], principal.username);
   }
 
   async get(id: string): Promise<ApprovalView> {
     const row = await APPROVAL_BY_ID.first(this.deps.store, [id]);
     if (!row) throw notFound(id);
-    if (!isDue(row)) return view(row, await this.decisionsOf([id]));
+    const requester = (await this.usernames([row.requested_by])).get(row.requested_by) ?? null;
+    if (!isDue(row)) return view(row, await this.decisionsOf([id]), requester);
     // Its time ran out: expire it now rather than wait for the timer, then show it as it stands.
     return this.deps.store.transaction(async (tx) => {
       const locked = await lockApproval(tx, id);
       if (!locked) throw notFound(id);
-      if (!isDue(locked)) return view(locked);
+      if (!isDue(locked)) return view(locked, [], requester);
       await this.expire(tx, locked);
-      return view({ ...locked, status: 'EXPIRED' });
+      return view({ ...locked, status: 'EXPIRED' }, [], requester);
     });
+  }
+
+  /** Usernames of user ids (requesters), in one query. */
+  private async usernames(ids: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const rows = await this.deps.store.db.selectFrom('users').select(['id', 'username']).where('id', 'in', unique).execute();
+    return new Map(rows.map((row) => [row.id, row.username]));
   }
 
   async list(options: { status?: ApprovalStatus; limit: number }): Promise<ApprovalView[]> {
@@ -300,7 +312,8 @@ export class Approvals {
     if (options.status) query = query.where('status', '=', options.status);
     const rows = await query.execute();
     const decisions = await this.decisionsOf(rows.map((row) => row.id));
-    return rows.map((row) => view(row, decisions.filter((d) => d.approval_id === row.id)));
+    const names = await this.usernames(rows.map((row) => row.requested_by));
+    return rows.map((row) => view(row, decisions.filter((d) => d.approval_id === row.id), names.get(row.requested_by) ?? null));
   }
 
   private async decisionsOf(ids: readonly string[]): Promise<ApprovalDecisionsTable[]> {
@@ -412,7 +425,7 @@ export class Approvals {
       await this.deps.audit.record(outcome.refusal.audit);
       throw outcome.refusal.error;
     }
-    return outcome.view;
+    return { ...outcome.view, requester: (await this.usernames([outcome.view.requested_by])).get(outcome.view.requested_by) ?? null };
   }
 
   /** Expires pending requests nobody decided, and approvals nobody used, in time. */

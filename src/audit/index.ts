@@ -3,4 +3,6 @@ export { canonicalEvent, canonicalJson, chainHash, type AuditEvent, type HashedF
 export { keyIdOf, loadAuditSigner, loadKeyPair, loadPublicKeys, verifySignature, type AuditSigner, type KeyPair } from './keys.js';
 export { AuditMirror, eventJson } from './mirror.js';
 export { latestEvents, readEvents } from './read.js';
-export { ChainChecker, checkRange, verifyChain, type RangeResult, type RangeTask, type VerifyOptions, type VerifyProblem, type VerifyReport } from './verify.js';
+export { ChainChecker, checkRange, verifyChain, type RangeResult, type RangeTask, type VerifyOptions, type VerifyProblem, type VerifyReport, PROGRESS_SLICE } from './verify.js';
+export { auditStatus, exportLines, verifyAndRecord, VERIFIED_ACTION, type AuditStatus, type VerificationRecord } from './status.js';
+export { AuditQuery, eventsAbout, queryAudit, type AuditEntry, type AuditQueryInput } from './query.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { actorOf, type Principal } from '../identity/principal.js';
 import { hasScope } from '../identity/scopes.js';
 import type { Store } from '../store/store.js';
+import type { AuditEventsTable } from '../store/tables.js';
 
 /** GET /v1/audit/events and the MCP audit_query tool: the newest events first, filtered. */
 export const AuditQuery = z.strictObject({
@@ -14,6 +15,8 @@ export const AuditQuery = z.strictObject({
   /** Only events older than this seq (the next page). */
   before_seq: z.coerce.number().int().min(1).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
+  /** Only events before this time. */
+  until: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 export type AuditQueryInput = z.infer<typeof AuditQuery>;
@@ -57,19 +60,34 @@ export async function queryAudit(store: Store, principal: Principal, query: Audi
   if (query.subject_id) select = select.where('subject_id', '=', query.subject_id);
   if (query.before_seq) select = select.where('seq', '<', query.before_seq);
   if (query.since) select = select.where('time', '>=', new Date(query.since).toISOString());
+  if (query.until) select = select.where('time', '<', new Date(query.until).toISOString());
   const rows = await select.execute();
+  return { all, events: rows.map(entryOf) };
+}
+
+function entryOf(row: AuditEventsTable): AuditEntry {
   return {
-    all,
-    events: rows.map((row) => ({
-      seq: Number(row.seq),
-      time: row.time,
-      actor: row.actor,
-      action: row.action,
-      subject: row.subject_type && row.subject_id ? { type: row.subject_type, id: row.subject_id } : null,
-      environment: row.environment,
-      target: row.target,
-      data: JSON.parse(row.data) as unknown,
-      hash: row.hash,
-    })),
+    seq: Number(row.seq),
+    time: row.time,
+    actor: row.actor,
+    action: row.action,
+    subject: row.subject_type && row.subject_id ? { type: row.subject_type, id: row.subject_id } : null,
+    environment: row.environment,
+    target: row.target,
+    data: JSON.parse(row.data) as unknown,
+    hash: row.hash,
   };
+}
+
+/** Every event about these subjects (a request and its executions), oldest first; by the subject index. */
+export async function eventsAbout(store: Store, subjects: ReadonlyArray<{ readonly type: string; readonly id: string }>, limit = 1000): Promise<AuditEntry[]> {
+  if (subjects.length === 0) return [];
+  const rows = await store.db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where((eb) => eb.or(subjects.map((subject) => eb.and([eb('subject_type', '=', subject.type), eb('subject_id', '=', subject.id)]))))
+    .orderBy('seq')
+    .limit(limit)
+    .execute();
+  return rows.map(entryOf);
 }

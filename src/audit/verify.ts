@@ -33,6 +33,12 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Ranges checked side by side, each in a worker thread; 'auto' uses the cores for large chains. */
   readonly parallelism?: number | 'auto';
+  /**
+   * Told how many events are checked so far, out of how many: at the start, after each slice of the
+   * chain, and at the end. With it the chain is checked in slices of PROGRESS_SLICE events (still
+   * `parallelism` at a time), so that progress moves while a long chain is verified.
+   */
+  readonly onProgress?: (checked: number, total: number) => void;
 }
 
 /** One contiguous slice of the chain, checked on its own and stitched to its neighbours afterwards. */
@@ -45,6 +51,8 @@ export interface RangeResult {
 }
 
 const AUTO_PARALLEL_FROM = 100_000;
+/** Events per slice when progress is reported. */
+export const PROGRESS_SLICE = 20_000;
 const WORKER_URL = new URL('./verify-worker.js', import.meta.url);
 
 /**
@@ -171,7 +179,8 @@ export async function verifyChain(store: Store, publicKeys: ReadonlyMap<string, 
   const checkpoints = await store.db.selectFrom('audit_checkpoints').selectAll().where('seq', '<=', head.seq).orderBy('seq').execute();
   const parallelism = rangeCount(head.seq, options.parallelism ?? 'auto');
   const keys = [...publicKeys].map(([keyId, key]) => [keyId, key.export({ type: 'spki', format: 'pem' }).toString()] as const);
-  const size = Math.ceil(head.seq / Math.max(parallelism, 1));
+  const rangeSize = Math.ceil(head.seq / Math.max(parallelism, 1));
+  const size = options.onProgress ? Math.min(rangeSize, PROGRESS_SLICE) : rangeSize;
   const tasks: RangeTask[] = [];
   for (let from = 1; from <= head.seq; from += size) {
     const to = Math.min(head.seq, from + size - 1);
@@ -184,8 +193,16 @@ export async function verifyChain(store: Store, publicKeys: ReadonlyMap<string, 
       publicKeys: keys,
     });
   }
-  const useWorkers = tasks.length > 1 && existsSync(fileURLToPath(WORKER_URL));
-  const results = await Promise.all(tasks.map((task) => (useWorkers ? runInWorker(task) : checkRange(task))));
+  const useWorkers = parallelism > 1 && tasks.length > 1 && existsSync(fileURLToPath(WORKER_URL));
+  // Without progress every range runs at once; with it, slices run `parallelism` at a time (one at a
+  // time in this thread), each counted as it completes.
+  const concurrency = options.onProgress ? (useWorkers ? parallelism : 1) : tasks.length;
+  let checked = 0;
+  options.onProgress?.(0, head.seq);
+  const results = await runTasks(tasks, concurrency, (task) => (useWorkers ? runInWorker(task) : checkRange(task)), (result) => {
+    checked += result.count;
+    options.onProgress?.(checked, head.seq);
+  });
 
   const problems: VerifyProblem[] = results.flatMap((result) => (result.problem ? [result.problem] : []));
   results.forEach((result, index) => {
@@ -208,9 +225,25 @@ export async function verifyChain(store: Store, publicKeys: ReadonlyMap<string, 
     headHash: head.hash,
     checkpoints: checkpoints.length,
     durationMs: performance.now() - started,
-    parallelism: useWorkers ? tasks.length : 1,
+    parallelism: useWorkers ? Math.min(concurrency, tasks.length) : 1,
     ...(problem ? { problem } : {}),
   };
+}
+
+/** Runs `run` over the tasks, at most `limit` at a time, in order of the tasks; results in task order. */
+async function runTasks<T, R>(tasks: readonly T[], limit: number, run: (task: T) => Promise<R>, done: (result: R) => void): Promise<R[]> {
+  const results: R[] = new Array<R>(tasks.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const index = next++;
+      const result = await run(tasks[index] as T);
+      results[index] = result;
+      done(result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, lane));
+  return results;
 }
 
 /** Rows or checkpoints past the current head were not appended through the chain (or its end was cut). */

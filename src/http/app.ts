@@ -14,6 +14,7 @@ import { eventRoutes } from '../events/index.js';
 import { webhookRoutes } from '../notify/webhooks/index.js';
 import { telegramRoutes } from '../notify/index.js';
 import { workspaceRoutes } from '../workspaces/index.js';
+import { consoleApiRoutes, consoleStaticRoutes } from '../console/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
 import { registerProblemHandlers } from './problem.js';
@@ -57,6 +58,8 @@ class RequestLog extends LogController {
 export interface AppOptions {
   /** Readiness turns off once this returns true (graceful shutdown). */
   readonly isDraining?: () => boolean;
+  /** The built web console's folder (default: dist/web). */
+  readonly consoleDir?: string;
 }
 
 /** The HTTP application: used by `airlock serve` and by the tests alike. Every plugin is registered here. */
@@ -112,14 +115,21 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
   app.register(identityRoutes, { keys: runtime.keys, users: runtime.users, mfa: runtime.mfa });
   app.register(authRoutes, { sessions: runtime.sessions, keys: runtime.keys, mfa: runtime.mfa, challenges: runtime.challenges, introspectSecret: runtime.config.auth.introspectSecret });
-  app.register(approvalRoutes, { approvals: runtime.approvals });
+  app.register(approvalRoutes, {
+    approvals: runtime.approvals,
+    policy: runtime.policy,
+    policySource: runtime.config.policyFile,
+    environments: runtime.config.environments.allowed ?? runtime.config.environments.known,
+  });
   app.register(targetRoutes, { targets: runtime.targets, audit: runtime.audit });
   app.register(gatewayRoutes, { gateway: runtime.gateway, tokens: runtime.tokens });
-  app.register(auditRoutes, { store: runtime.store });
+  app.register(auditRoutes, { store: runtime.store, audit: runtime.audit, signer: runtime.signer });
   app.register(eventRoutes, { outbox: runtime.events.outbox, hub: runtime.events.hub });
   app.register(webhookRoutes, { webhooks: runtime.webhooks });
   const telegram = runtime.telegram;
   if (telegram?.settings.mode === 'webhook') app.register(telegramRoutes, { bot: telegram.bot, secret: telegram.settings.webhookSecret as string, audit: runtime.audit });
+  app.register(consoleApiRoutes, { store: runtime.store, approvals: runtime.approvals, targets: runtime.targets, config: runtime.config, routes: () => catalog });
+  app.register(consoleStaticRoutes, { dir: options.consoleDir });
   app.register(mcpRoutes, {
     deps: { approvals: runtime.approvals, tokens: runtime.tokens, gateway: runtime.gateway, targets: runtime.targets, store: runtime.store, audit: runtime.audit, policy: runtime.policy },
   });

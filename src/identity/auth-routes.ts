@@ -8,6 +8,7 @@ import { isApiKey } from './api-keys.js';
 import type { Challenges } from './challenges.js';
 import type { Mfa } from './mfa.js';
 import { actorOf, type Principal } from './principal.js';
+import { whoami } from './routes.js';
 import { ChallengeParams, CodeBody, IntrospectBody, LoginBody, PlanChallengeBody, RefreshBody } from './schema.js';
 import type { Sessions } from './sessions.js';
 
@@ -43,6 +44,17 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
     sessionCookie(request, reply, result.session, new Date(result.expires_at));
     const tokens = body.tokens ? await sessions.grant(result.sessionId) : undefined;
     return { user: result.user, expires_at: result.expires_at, csrf_token: result.csrf, ...(tokens ?? {}) };
+  });
+
+  // Public: a browser asks whether its cookie is a live session (an answer, not a 401, when it is not)
+  // and, after a reload, gets the CSRF token again. Cross-site pages cannot read it (no CORS with
+  // credentials), and the SameSite=Strict cookie is not sent by them anyway.
+  routes.get('/v1/auth/session', { config: AUTH_LIMIT }, async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const cookie = request.cookies?.[SESSION_COOKIE];
+    const session = cookie ? await sessions.describeSession(cookie) : undefined;
+    if (!session) return { authenticated: false };
+    return { authenticated: true, expires_at: session.expires_at, mfa: session.mfa, totp_enrolled: session.totp_enrolled, csrf_token: session.csrf_token, whoami: whoami(session.principal) };
   });
 
   routes.post('/v1/auth/logout', { config: { scope: 'authenticated' } }, async (request, reply) => {

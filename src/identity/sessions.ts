@@ -164,6 +164,23 @@ export class Sessions {
     return principalOfSession(found.session, found.user, 'session');
   }
 
+  /**
+   * What a browser may learn about its own session cookie: who it is, until when, whether TOTP was
+   * used to log in and is enrolled, and the CSRF token its state-changing requests must send.
+   */
+  async describeSession(token: string): Promise<{ principal: Principal; expires_at: string; mfa: boolean; totp_enrolled: boolean; csrf_token: string } | undefined> {
+    const found = await this.live('token_hash', sha256(token));
+    if (!found) return undefined;
+    this.touch(found.session.id);
+    return {
+      principal: principalOfSession(found.session, found.user, 'session'),
+      expires_at: found.session.expires_at,
+      mfa: found.session.mfa === 1,
+      totp_enrolled: found.user.totp_secret !== null,
+      csrf_token: csrfOf(token),
+    };
+  }
+
   /** Issues an access token and a refresh token for a live session. */
   async grant(sessionId: string): Promise<TokenGrant> {
     const found = await this.live('id', sessionId);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalEvent, chainHash, verifyChain } from '../../src/audit/index.js';
+import { canonicalEvent, chainHash, PROGRESS_SLICE, verifyChain } from '../../src/audit/index.js';
 import { events, testAuditLog } from '../helpers/audit.js';
 import { createStore, dropAppendOnlyTriggers, storeKinds } from '../helpers/databases.js';
 
@@ -60,5 +60,27 @@ describe.each(storeKinds())('verifyChain on %s', (kind) => {
     const fields = { ...last, seq: 6, id: 'forged', data: '{}' };
     await store.db.insertInto('audit_events').values({ ...fields, prev_hash: last.hash, hash: chainHash(last.hash, canonicalEvent(fields)) }).execute();
     expect((await verifyChain(store, keys)).problem).toEqual({ seq: 6, reason: 'events after the head (5) were added without moving it' });
+  });
+
+  it('reports progress slice by slice, ending at the total, and finds the same first problem', async () => {
+    const { store, database } = await createStore(kind);
+    const { audit, keys } = testAuditLog(store, 10_000);
+    const total = PROGRESS_SLICE * 2 + 500;
+    for (let written = 0; written < total; written += 5000) await audit.record(events(Math.min(5000, total - written)));
+    const seen: Array<[number, number]> = [];
+    const report = await verifyChain(store, keys, { parallelism: 1, onProgress: (checked, of) => seen.push([checked, of]) });
+    expect(report).toMatchObject({ ok: true, count: total, checkpoints: 4 });
+    expect(seen).toEqual([
+      [0, total],
+      [PROGRESS_SLICE, total],
+      [PROGRESS_SLICE * 2, total],
+      [total, total],
+    ]);
+
+    await dropAppendOnlyTriggers(database);
+    await store.db.updateTable('audit_events').set({ data: '{"index":-1}' }).where('seq', '=', PROGRESS_SLICE + 7).execute();
+    const broken = await verifyChain(store, keys, { parallelism: 1, onProgress: () => undefined });
+    expect(broken.problem).toEqual({ seq: PROGRESS_SLICE + 7, reason: "hash does not match the event's content: the row was changed" });
+    expect(broken).toEqual({ ...(await verifyChain(store, keys)), durationMs: broken.durationMs });
   });
 });

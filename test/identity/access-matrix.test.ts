@@ -78,6 +78,19 @@ const ACCESS: Record<string, string> = {
   'GET /v1/workspaces/:id/mcp': 'workspaces:use',
   'DELETE /v1/workspaces/:id/mcp': 'workspaces:use',
   'GET /.well-known/oauth-protected-resource/v1/workspaces/:id/mcp': 'public',
+  // The web console: its files are public (it logs in by itself); what it reads is scoped like the rest.
+  'GET /': 'public',
+  'GET /app': 'public',
+  'GET /app/*': 'public',
+  'GET /v1/auth/session': 'public',
+  'GET /v1/policy': 'approvals:read',
+  'GET /v1/approvals/:id/history': 'approvals:read',
+  'GET /v1/stats': 'approvals:read',
+  'GET /v1/audit/status': 'audit:read',
+  'POST /v1/audit/verify': 'audit:read',
+  'GET /v1/audit/export': 'audit:read',
+  'GET /v1/admin/status': 'admin',
+  'POST /v1/admin/validate': 'targets:admin',
 };
 
 function allowed(role: Role, scope: string): boolean {
