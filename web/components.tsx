@@ -2,7 +2,7 @@ import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 import { ago, dateTime, remaining, shellQuote } from './format.js';
-import { SECTIONS } from './sections.js';
+import { SECTIONS } from '../src/approvals/sections.js';
 import type { Approval, Finding, Operation, RiskLevel } from './types.js';
 
 /** The page's heading: focused when the page opens, so screen readers and keyboards start there. */

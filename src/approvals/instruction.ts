@@ -1,18 +1,8 @@
 import { LEVELS, type RiskLevel } from './levels.js';
+import { SECTIONS } from './sections.js';
 
-/** The 10-point instruction framework of the reference deployments, in its order. */
-export const SECTIONS = [
-  'DELIVERABLES',
-  'SUCCESS_CRITERIA',
-  'BOUNDARIES',
-  'DEPENDENCIES',
-  'MITIGATION',
-  'TEST_PROCESS',
-  'TEST_RESULTS_FORMAT',
-  'RESOURCE_REQUIREMENTS',
-  'RISK_ASSESSMENT',
-  'QUALITY_METRICS',
-] as const;
+export { SECTIONS };
+
 export type Section = (typeof SECTIONS)[number];
 
 /** The reference acceptance instruction (deployment guide, Test C), verbatim: every section, and the command on its own line. */

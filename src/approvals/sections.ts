@@ -1,4 +1,5 @@
-/** The ten sections of the instruction framework, in order (as the server scores them). */
+// No imports: the web console bundles this file as it is.
+/** The 10-point instruction framework of the reference deployments, in its order. */
 export const SECTIONS = [
   'DELIVERABLES',
   'SUCCESS_CRITERIA',
