@@ -1,47 +1,66 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { AuditLog, AuditMirror, loadAuditSigner, loadKeyPair, type AuditSigner, type KeyPair } from './audit/index.js';
+import { AuditLog, AuditMirror, loadAuditSigner, loadKeyPair, loadPublicKeys, type AuditSigner, type KeyPair } from './audit/index.js';
+import { AirlockError } from './errors.js';
 import { publicKeyFileOf, type ResolvedConfig } from './config/index.js';
 import type { Redis } from 'ioredis';
 import { Metrics } from './http/metrics.js';
 import { connectRedis } from './http/rate-limit.js';
-import { Approvals, loadPolicy, type Policy } from './approvals/index.js';
+import { Approvals, PolicyHolder } from './approvals/index.js';
 import { Events, Outbox } from './events/index.js';
 import { ApiKeys, Challenges, Mfa, SecretBox, Sessions, Users } from './identity/index.js';
-import { Gateway } from './gateway/index.js';
+import { Gateway, RemoteGateway, type ExecutionService } from './gateway/index.js';
 import { WebhookChannel, Webhooks } from './notify/webhooks/index.js';
 import { Telegram } from './notify/index.js';
 import { ExecutorPool, TargetRegistry } from './targets/index.js';
-import { Tokens } from './tokens/index.js';
+import { ConfigReloader } from './reload/index.js';
+import { configuredKeySet, SigningKeyRing, Tokens, TokenVerifier, type CapabilityVerifier, type PublicKey } from './tokens/index.js';
 import { migrate, openStore, type Store } from './store/index.js';
 import { WorkspaceExecutor, Workspaces } from './workspaces/index.js';
 
-/** Everything a running Airlock holds: built once from the configuration, closed once. */
-export interface Runtime {
+/** What every role holds: the store, the audit chain and the target registry. */
+export interface BaseRuntime {
   readonly config: ResolvedConfig;
   readonly store: Store;
   readonly signer: AuditSigner;
   readonly audit: AuditLog;
+  readonly targets: TargetRegistry;
+  /** The policy in force; read it with `current()` at each use (a reload replaces it). */
+  readonly policy: PolicyHolder;
+  /** Reloads targets.yaml and policy.yaml together, all or nothing (SIGHUP, POST /v1/admin/reload, file changes). */
+  readonly reloader: ConfigReloader;
+  readonly workspaces: Workspaces;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  close(): Promise<void>;
+}
+
+/** The gateway role: verifies tokens against public keys and executes; no identity, no signing key for tokens. */
+export interface GatewayRuntime extends BaseRuntime {
+  readonly gateway: Gateway;
+  /** Where the trusted token keys come from (a JWKS URL or file, or the keys folder). */
+  readonly keySource: string;
+  /** The receipt key, published at /.well-known/jwks.json so receipts can be checked. */
+  readonly receiptKey: KeyPair;
+}
+
+/** Everything the api role (and the single-process `all` role) holds: built once from the configuration, closed once. */
+export interface Runtime extends BaseRuntime {
   readonly keys: ApiKeys;
   readonly users: Users;
   readonly sessions: Sessions;
   readonly mfa: Mfa;
   readonly challenges: Challenges;
-  readonly targets: TargetRegistry;
-  readonly policy: Policy;
   readonly events: Events;
   readonly webhooks: Webhooks;
   readonly approvals: Approvals;
   readonly tokens: Tokens;
-  readonly gateway: Gateway;
+  /** Runs what MCP tools execute: this process's gateway (role all) or a gateway instance over HTTP (role api). */
+  readonly gateway: ExecutionService;
   /** The Telegram bot and delivery channel, when a bot token is configured. */
   readonly telegram: Telegram | undefined;
-  readonly workspaces: Workspaces;
-  readonly metrics: Metrics;
   /** The shared rate-limit store when redis.url is set; counters live in memory without it. */
   readonly redis: Redis | undefined;
-  readonly logger: Logger;
-  close(): Promise<void>;
 }
 
 /** Creates the data folders (0700); idempotent. */
@@ -55,8 +74,28 @@ export function ensureDataDirs(config: ResolvedConfig): void {
 export function loadSigningKeys(config: ResolvedConfig, create: boolean): { token: KeyPair; receipt: KeyPair } {
   return {
     token: loadKeyPair(config.paths.tokenKeyFile, publicKeyFileOf(config.paths.tokenKeyFile), { create, label: 'token signing' }),
-    receipt: loadKeyPair(config.paths.receiptKeyFile, publicKeyFileOf(config.paths.receiptKeyFile), { create, label: 'receipt signing' }),
+    receipt: loadReceiptKey(config, create),
   };
+}
+
+function loadReceiptKey(config: ResolvedConfig, create: boolean): KeyPair {
+  return loadKeyPair(config.paths.receiptKeyFile, publicKeyFileOf(config.paths.receiptKeyFile), { create, label: 'receipt signing' });
+}
+
+/**
+ * The receipt key the gateways of this deployment share, when the API's keys folder has it (its public
+ * half, or the key itself as a Kubernetes Secret gives it): published so one JWKS checks tokens and
+ * receipts alike. The api role never creates one.
+ */
+function publishedReceiptKey(config: ResolvedConfig): PublicKey[] {
+  for (const file of [publicKeyFileOf(config.paths.receiptKeyFile), config.paths.receiptKeyFile]) {
+    try {
+      return [...loadPublicKeys([file])].map(([keyId, publicKey]) => ({ keyId, publicKey }));
+    } catch {
+      // not there: try the next, or publish none
+    }
+  }
+  return [];
 }
 
 /** Opens the configured store; commands that run one query at a time ask for a small pool. */
@@ -76,22 +115,9 @@ export async function openMigratedStore(config: ResolvedConfig): Promise<Store> 
   return store;
 }
 
-export async function openRuntime(config: ResolvedConfig, logger: Logger): Promise<Runtime> {
-  // First: an unreachable Redis refuses the start (rather than leave requests unlimited) before anything is
-  // made. It gets the database's connect timeout: one setting for "how long may a store take to answer".
-  const redis = config.redis.url ? await connectRedis(config.redis.url, { logger, connectTimeoutMs: config.database.connectTimeoutMs }) : undefined;
-  try {
-    return await buildRuntime(config, logger, redis);
-  } catch (error) {
-    redis?.disconnect();
-    throw error;
-  }
-}
-
-async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis | undefined): Promise<Runtime> {
+/** The parts every role builds the same way: the store, the audit chain with its outbox, targets and workspaces. */
+async function openBase(config: ResolvedConfig, logger: Logger) {
   ensureDataDirs(config);
-  const policy = loadPolicy(config.policyFile);
-  const signingKeys = loadSigningKeys(config, true);
   const signer = loadAuditSigner(config.paths.auditKeyFile, config.paths.auditPublicKeyFile, { create: !config.audit.keyFile });
   const store = await openMigratedStore(config);
   const metrics = new Metrics();
@@ -108,12 +134,77 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     },
   });
   const targets = new TargetRegistry(config);
+  const policy = new PolicyHolder(config.policyFile);
+  const reloader = new ConfigReloader({ targets, policy, audit });
   const workspaces = new Workspaces({
     store,
     audit,
     settings: { ...config.workspaces, dir: config.paths.workspacesDir },
     onError: (message) => logger.warn(message),
   });
+  const closeBase = async (): Promise<void> => {
+    await workspaces.stop();
+    mirror?.close();
+    await store.close();
+  };
+  return { config, store, signer, audit, outbox, targets, policy, reloader, workspaces, metrics, logger, closeBase };
+}
+
+type Base = Awaited<ReturnType<typeof openBase>>;
+
+function gatewayOf(base: Base, verifier: CapabilityVerifier, receiptKey: KeyPair): Gateway {
+  const { config, store, audit, targets, workspaces } = base;
+  return new Gateway({
+    store,
+    audit,
+    verifier,
+    targets,
+    executors: new ExecutorPool(audit, { workspace: (id) => new WorkspaceExecutor(workspaces, id) }),
+    receiptKey,
+    issuer: config.tokens.issuer,
+    instanceId: config.instanceId ?? 'default',
+    ...(config.gateway.segment ? { segment: config.gateway.segment } : {}),
+  });
+}
+
+/** The gateway role: the store, public keys to verify tokens with, and the executors. Nothing that signs a token or a session. */
+export async function openGatewayRuntime(config: ResolvedConfig, logger: Logger): Promise<GatewayRuntime> {
+  const { keySet, source } = configuredKeySet(config);
+  const receiptKey = loadReceiptKey(config, true);
+  const base = await openBase(config, logger);
+  const gateway = gatewayOf(base, new TokenVerifier(keySet, config.tokens), receiptKey);
+  const { outbox: _outbox, closeBase, ...rest } = base;
+  return {
+    ...rest,
+    gateway,
+    keySource: source,
+    receiptKey,
+    async close() {
+      gateway.close();
+      await closeBase();
+    },
+  };
+}
+
+export async function openRuntime(config: ResolvedConfig, logger: Logger): Promise<Runtime> {
+  if (config.role === 'gateway') throw new AirlockError('config_invalid', 'the gateway role has no API runtime: start it with `airlock serve --role gateway`');
+  // First: an unreachable Redis refuses the start (rather than leave requests unlimited) before anything is
+  // made. It gets the database's connect timeout: one setting for "how long may a store take to answer".
+  const redis = config.redis.url ? await connectRedis(config.redis.url, { logger, connectTimeoutMs: config.database.connectTimeoutMs }) : undefined;
+  try {
+    return await buildRuntime(config, logger, redis);
+  } catch (error) {
+    redis?.disconnect();
+    throw error;
+  }
+}
+
+async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis | undefined): Promise<Runtime> {
+  const ring = new SigningKeyRing(config.paths.tokenKeyFile, config.paths.retiredKeysDir, { create: true });
+  // The api role never holds the receipt key (the gateway's): it publishes the public half when there is one.
+  const receiptKey = config.role === 'all' ? loadReceiptKey(config, true) : undefined;
+  const base = await openBase(config, logger);
+  const { store, audit, outbox, targets, policy, workspaces, closeBase } = base;
   const box = config.auth.secretKey ? SecretBox.fromSecret(config.auth.secretKey) : SecretBox.fromFile(config.paths.secretKeyFile, true);
   const keys = new ApiKeys(store, audit);
   const users = new Users({ store, audit, keys });
@@ -143,20 +234,11 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     store,
     audit,
     approvals,
-    signing: signingKeys.token,
-    publicKeys: [signingKeys.token, signingKeys.receipt],
+    ring,
+    otherPublicKeys: receiptKey ? () => [receiptKey] : () => publishedReceiptKey(config),
     settings: config.tokens,
   });
-  const gateway = new Gateway({
-    store,
-    audit,
-    tokens,
-    targets,
-    executors: new ExecutorPool(audit, { workspace: (id) => new WorkspaceExecutor(workspaces, id) }),
-    receiptKey: signingKeys.receipt,
-    issuer: config.tokens.issuer,
-    instanceId: config.instanceId ?? 'default',
-  });
+  const gateway: ExecutionService = receiptKey ? gatewayOf(base, tokens, receiptKey) : new RemoteGateway(config.gateway.url);
   const botToken = config.telegram.botToken;
   const telegram = botToken ? new Telegram({ settings: { ...config.telegram, botToken }, store, audit, approvals, logger }) : undefined;
   const events = new Events(
@@ -167,36 +249,27 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
     (message) => logger.warn(message),
   );
   const webhooks = new Webhooks({ store, audit, box, dispatcher: events.dispatcher });
+  const { outbox: _outbox, closeBase: _closeBase, ...shared } = base;
   return {
-    config,
-    store,
-    signer,
-    audit,
+    ...shared,
     keys,
     users,
     sessions,
     mfa,
     challenges,
-    targets,
-    policy,
     events,
     webhooks,
     approvals,
     tokens,
     gateway,
     telegram,
-    workspaces,
-    metrics,
     redis,
-    logger,
     async close() {
       await telegram?.stop();
       await events.stop();
-      await workspaces.stop();
-      gateway.close();
-      mirror?.close();
+      if (gateway instanceof Gateway) gateway.close();
       redis?.disconnect();
-      await store.close();
+      await closeBase();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -154,14 +155,30 @@ export const DEFAULT_POLICY: Policy = PolicySchema.parse({});
 
 /** Loads policy.yaml; every problem is listed, with its path in the file. */
 export function loadPolicy(file: string | undefined): Policy {
-  if (!file) return DEFAULT_POLICY;
-  let text: string;
+  return readPolicyFile(file).policy;
+}
+
+/** A policy as read from its file: what it says, where from, and the sha256 of the file's bytes. */
+export interface PolicyState {
+  /** The file, or `built-in` without one. */
+  readonly source: string;
+  /** sha256 of the file's bytes (null for the built-in policy): what each reload audits. */
+  readonly sha256: string | null;
+  readonly loadedAt: string;
+  readonly policy: Policy;
+}
+
+/** Reads and checks policy.yaml (the built-in policy without a file); throws `policy_invalid` listing every problem. */
+export function readPolicyFile(file: string | undefined): PolicyState {
+  const loadedAt = new Date().toISOString();
+  if (!file) return { source: 'built-in', sha256: null, loadedAt, policy: DEFAULT_POLICY };
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (error) {
     throw new AirlockError('policy_invalid', `cannot read the policy file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  const document = parseDocument(text, { uniqueKeys: true });
+  const document = parseDocument(bytes.toString('utf8'), { uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new AirlockError('policy_invalid', `the policy file ${file} is malformed YAML: ${document.errors[0]?.message.split('\n')[0]}`);
   }
@@ -170,7 +187,42 @@ export function loadPolicy(file: string | undefined): Policy {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
     throw new AirlockError('policy_invalid', `the policy file ${file} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { details: { problems } });
   }
-  return parsed.data;
+  return { source: file, sha256: createHash('sha256').update(bytes).digest('hex'), loadedAt, policy: parsed.data };
+}
+
+/** Where the policy in force is read from at the moment it is used (never a copy taken earlier). */
+export interface PolicySource {
+  current(): Policy;
+}
+
+/**
+ * The policy this instance judges requests by. A reload reads and checks the file first (`read`),
+ * and only then replaces the whole policy at once (`swap`); every use asks for `current()`.
+ */
+export class PolicyHolder implements PolicySource {
+  private loaded: PolicyState;
+
+  /** The first load must succeed: an invalid policy refuses to start (fail closed). */
+  constructor(readonly file: string | undefined) {
+    this.loaded = readPolicyFile(file);
+  }
+
+  current(): Policy {
+    return this.loaded.policy;
+  }
+
+  state(): PolicyState {
+    return this.loaded;
+  }
+
+  /** Reads and checks the file again without changing what is in force. */
+  read(): PolicyState {
+    return readPolicyFile(this.file);
+  }
+
+  swap(next: PolicyState): void {
+    this.loaded = next;
+  }
 }
 
 export function environmentPolicy(policy: Policy, environment: string): EnvironmentPolicy {

@@ -2,13 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { principalOf } from '../http/auth.js';
 import { ApprovalParams, ApprovalRequestBody, DecisionBody, ExplainBody, ListQuery, WaitQuery } from './schema.js';
-import { BUILTIN_RULES, environmentPolicy, type Policy } from './policy.js';
+import { BUILTIN_RULES, environmentPolicy, type PolicyHolder, type PolicyState } from './policy.js';
 import type { Approvals } from './service.js';
 
 /** The policy as requests are judged by it: the file's rules, the built-ins, each environment resolved. */
-export function policyView(policy: Policy, source: string | undefined, environments: readonly string[]): Record<string, unknown> {
+export function policyView(state: PolicyState, environments: readonly string[]): Record<string, unknown> {
+  const { policy } = state;
   return {
-    source: source ?? 'built-in',
+    source: state.source,
+    sha256: state.sha256,
+    loaded_at: state.loadedAt,
     builtins: policy.builtins,
     default_level: policy.defaultLevel,
     rules: policy.rules,
@@ -24,12 +27,12 @@ export function policyView(policy: Policy, source: string | undefined, environme
  */
 export async function approvalRoutes(
   app: FastifyInstance,
-  options: { approvals: Approvals; policy: Policy; policySource: string | undefined; environments: readonly string[] },
+  options: { approvals: Approvals; policy: PolicyHolder; environments: readonly string[] },
 ): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const { approvals } = options;
 
-  routes.get('/v1/policy', { config: { scope: 'approvals:read' } }, async () => ({ policy: policyView(options.policy, options.policySource, options.environments) }));
+  routes.get('/v1/policy', { config: { scope: 'approvals:read' } }, async () => ({ policy: policyView(options.policy.state(), options.environments) }));
 
   for (const path of ['/approvals/request', '/v1/approvals']) {
     routes.post(path, { config: { scope: 'approvals:request' }, schema: { body: ApprovalRequestBody } }, async (request, reply) => {

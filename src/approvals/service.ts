@@ -10,7 +10,7 @@ import { checkGate, enforceGate, type GateDenial, type Target, type TargetRegist
 import { capabilityOf } from '../operations/catalog.js';
 import { canonicalOp, displayOp, opHash, readOperation, type Operation } from './command.js';
 import { parseInstruction, scoreInstruction, type Finding } from './instruction.js';
-import { environmentPolicy, type Policy } from './policy.js';
+import { environmentPolicy, type PolicySource } from './policy.js';
 import { assessRisk, type RiskReason } from './risk.js';
 import type { ApprovalRequestInput, ApprovalStatus, DecisionInput, ExplainInput } from './schema.js';
 import { sensitivePathsIn } from './sensitive.js';
@@ -135,7 +135,8 @@ export class Approvals {
     private readonly deps: {
       readonly store: Store;
       readonly audit: AuditLog;
-      readonly policy: Policy;
+      /** Asked at every use, so a reload takes effect for the next request. */
+      readonly policy: PolicySource;
       readonly targets: TargetRegistry;
       readonly mfa: Mfa;
       readonly challenges: Challenges;
@@ -176,7 +177,9 @@ export class Approvals {
 
   /** The evaluation a request and an explanation share. */
   private assess(principal: Principal, input: ExplainInput) {
-    const { environments, targets, policy } = this.deps;
+    const { environments, targets } = this.deps;
+    // One policy for the whole evaluation, even if a reload swaps it meanwhile.
+    const policy = this.deps.policy.current();
     if (!environments.includes(input.deployment_env)) {
       throw new AirlockError('environment_not_allowed', `environment "${input.deployment_env}" is not served here (allowed: ${environments.join(', ')})`, { status: 400 });
     }
@@ -392,7 +395,7 @@ export class Approvals {
       const decisions = [...earlier, mine];
       const approvals = decisions.filter((d) => d.decision === 'approve').length;
       const final = decision === 'reject' || approvals >= row.required_approvals;
-      const environment = environmentPolicy(this.deps.policy, row.environment);
+      const environment = environmentPolicy(this.deps.policy.current(), row.environment);
       const decided: ApprovalsTable = final
         ? {
             ...row,

@@ -1,6 +1,6 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { AirlockError } from '../errors.js';
 
 /** Signs checkpoints of the chain with Ed25519. The private key never leaves this object. */
@@ -60,8 +60,30 @@ export function loadKeyPair(file: string, publicFile: string, options: { create:
 
 /** The audit chain's checkpoint signer. */
 export function loadAuditSigner(file: string, publicFile: string, options: { create: boolean }): AuditSigner {
-  const { keyId, publicKey, privateKey } = loadKeyPair(file, publicFile, options);
+  return signerOf(loadKeyPair(file, publicFile, options));
+}
+
+/** A signer for a key pair held in memory. */
+export function signerOf(pair: KeyPair): AuditSigner {
+  const { keyId, publicKey, privateKey } = pair;
   return { keyId, publicKey, sign: (message) => sign(null, Buffer.from(message), privateKey).toString('base64url') };
+}
+
+/** Where the public half of a retired audit key is kept: `<keysDir>/retired/audit-<kid>.pub.pem`. */
+export function retiredAuditKeyFile(keysDir: string, keyId: string): string {
+  return join(keysDir, 'retired', `audit-${keyId}.pub.pem`);
+}
+
+/** The retired audit public keys in a keys folder (none when it has no `retired` folder). */
+export function retiredAuditKeyFiles(keysDir: string): string[] {
+  const dir = join(keysDir, 'retired');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => /^audit-[A-Za-z0-9_-]+\.pub\.pem$/.test(name)).sort().map((name) => join(dir, name));
 }
 
 /** Public keys for verification, by key id, from PEM files (public or private). */
@@ -92,12 +114,38 @@ function createKeyFile(file: string, label: string): string {
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   try {
-    // 'wx': if another process created the key a moment ago, keep theirs.
-    writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
-    return pem;
+    // If another process created the key a moment ago, keep theirs.
+    return createFileOnce(file, pem) ? pem : readKeyFile(file, label);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile(file, label);
     throw keyError(file, error, label);
+  }
+}
+
+/**
+ * Creates `file` (mode 0600) with `content` unless it exists, and says whether this call created it.
+ * Instances sharing a keys folder may start at once: the file appears whole or not at all (written
+ * aside, then hard-linked into place), so a process never reads a key another is still writing.
+ */
+export function createFileOnce(file: string, content: string): boolean {
+  const staged = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(staged, content, { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(staged, file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+    // A filesystem without hard links: exclusive create, with the short window that leaves.
+    try {
+      writeFileSync(file, content, { mode: 0o600, flag: 'wx' });
+      return true;
+    } catch (fallback) {
+      if ((fallback as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw fallback;
+    }
+  } finally {
+    rmSync(staged, { force: true });
   }
 }
 
@@ -108,10 +156,14 @@ function writePublicKey(file: string, publicKey: KeyObject): void {
   } catch {
     // missing: written below
   }
+  // Written aside and renamed into place: a reader (a gateway trusting the keys folder) never sees half a key.
+  const staged = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    writeFileSync(file, pem, { mode: 0o644 });
+    writeFileSync(staged, pem, { mode: 0o644 });
+    renameSync(staged, file);
   } catch {
     // The public key file is a convenience for offline verifiers; the signer works without it.
+    rmSync(staged, { force: true });
   }
 }
 

@@ -29,7 +29,13 @@ export interface Checkpoint {
   readonly time: string;
   readonly key_id: string;
   readonly signature: string;
+  /** At an `audit.key_rotated` event: the key handed over from, and its signature of `handOverMessage`. */
+  readonly prev_key_id?: string | null;
+  readonly prev_signature?: string | null;
 }
+
+/** The action of the event that introduces a new audit key (see `AuditLog.rotateKey`). */
+export const KEY_ROTATED_ACTION = 'audit.key_rotated';
 
 export interface AuditLogOptions {
   readonly signer: AuditSigner;
@@ -69,6 +75,23 @@ export function checkpointMessage(checkpoint: Omit<Checkpoint, 'signature'>): st
 }
 
 /**
+ * What the old key signs when it hands over to a new one: the same position as the checkpoint, and
+ * the new key's id. No ordinary checkpoint has this form, so only the old key's holder can vouch for a
+ * new key; a checkpoint that merely covers a rotation event vouches for nothing.
+ */
+export function handOverMessage(handOver: { seq: number; hash: string; time: string; key_id: string; new_key_id: string }): string {
+  return canonicalJson({
+    chain: 'airlock-audit/v1',
+    hash: handOver.hash,
+    key_id: handOver.key_id,
+    new_key_id: handOver.new_key_id,
+    purpose: 'key-rotation',
+    seq: handOver.seq,
+    time: handOver.time,
+  });
+}
+
+/**
  * The append-only, hash-linked audit chain. Every append locks the single head row, so appends from
  * any number of processes on one database form one order.
  */
@@ -79,8 +102,13 @@ export class AuditLog {
   ) {}
 
   /** Appends events inside the caller's transaction: they commit or vanish with the change they record. */
-  async append(tx: Tx, input: AuditEventInput | readonly AuditEventInput[]): Promise<AuditEvent[]> {
+  append(tx: Tx, input: AuditEventInput | readonly AuditEventInput[]): Promise<AuditEvent[]> {
     const inputs = Array.isArray(input) ? (input as readonly AuditEventInput[]) : [input as AuditEventInput];
+    return this.appendEvents(tx, inputs, true);
+  }
+
+  /** Appends under the head lock; signs a checkpoint when one is due and `checkpoints` allows it. */
+  private async appendEvents(tx: Tx, inputs: readonly AuditEventInput[], checkpoints: boolean): Promise<AuditEvent[]> {
     if (inputs.length === 0) return [];
     const head = await lockHead(tx);
     const time = new Date().toISOString();
@@ -108,7 +136,7 @@ export class AuditLog {
       await insertEventsOf(chunk.length).run(tx, chunk.flatMap((event) => EVENT_COLUMNS.map((column) => event[column])));
     }
     let checkpointSeq = head.checkpointSeq;
-    if (seq - checkpointSeq >= this.options.checkpointEvery) {
+    if (checkpoints && seq - checkpointSeq >= this.options.checkpointEvery) {
       await this.writeCheckpoint(tx, seq, hash);
       checkpointSeq = seq;
     }
@@ -134,6 +162,31 @@ export class AuditLog {
       const checkpoint = await this.writeCheckpoint(tx, head.seq, head.hash);
       await tx.db.updateTable('audit_head').set({ checkpoint_seq: head.seq }).where('id', '=', 1).execute();
       return checkpoint;
+    });
+  }
+
+  /**
+   * Hands the chain over from this log's key to `next`: appends `input` (an `audit.key_rotated` event
+   * carrying the new public key) and signs the head at it with both keys, in one transaction — a
+   * checkpoint of `next` that also holds this key's signature of the hand-over. This log goes on
+   * signing with its own key (a running server keeps the key it loaded until it restarts).
+   */
+  rotateKey(next: AuditSigner, input: AuditEventInput): Promise<{ event: AuditEvent; checkpoint: Checkpoint }> {
+    return this.store.transaction(async (tx) => {
+      const [event] = await this.appendEvents(tx, [input], false);
+      if (!event) throw new Error('the rotation event was not appended');
+      const time = new Date().toISOString();
+      const handOver = { seq: event.seq, hash: event.hash, time, key_id: this.options.signer.keyId };
+      const unsigned = { ...handOver, key_id: next.keyId };
+      const checkpoint: Checkpoint = {
+        ...unsigned,
+        signature: next.sign(checkpointMessage(unsigned)),
+        prev_key_id: this.options.signer.keyId,
+        prev_signature: this.options.signer.sign(handOverMessage({ ...handOver, new_key_id: next.keyId })),
+      };
+      await tx.db.insertInto('audit_checkpoints').values(checkpoint).execute();
+      await tx.db.updateTable('audit_head').set({ checkpoint_seq: event.seq }).where('id', '=', 1).execute();
+      return { event, checkpoint };
     });
   }
 

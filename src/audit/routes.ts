@@ -6,7 +6,7 @@ import { messageOf } from '../errors.js';
 import { principalOf } from '../http/auth.js';
 import { actorOf } from '../identity/principal.js';
 import type { Store } from '../store/store.js';
-import type { AuditSigner } from './keys.js';
+import { loadPublicKeys, retiredAuditKeyFiles, type AuditSigner } from './keys.js';
 import { readHead, type AuditLog } from './log.js';
 import { AuditQuery, queryAudit } from './query.js';
 import { auditStatus, exportLines, verifyAndRecord } from './status.js';
@@ -24,10 +24,12 @@ const PROGRESS_MS = 100;
  * With audit:read: GET /v1/audit/status (head, checkpoints, last verification), POST /v1/audit/verify
  * (a verification streamed as NDJSON progress, recorded in the chain) and GET /v1/audit/export (JSONL).
  */
-export async function auditRoutes(app: FastifyInstance, options: { store: Store; audit: AuditLog; signer: AuditSigner }): Promise<void> {
+export async function auditRoutes(app: FastifyInstance, options: { store: Store; audit: AuditLog; signer: AuditSigner; keysDir?: string }): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const { store, audit, signer } = options;
-  const publicKeys = new Map([[signer.keyId, signer.publicKey]]);
+  // Read at each verification: a rotation since the start retires a key into the keys folder. Keys the
+  // chain's own rotations introduce are followed by the verification itself.
+  const publicKeys = () => new Map([...(options.keysDir ? loadPublicKeys(retiredAuditKeyFiles(options.keysDir)) : []), [signer.keyId, signer.publicKey]]);
 
   routes.get('/v1/audit/events', { config: { scope: 'approvals:read' }, schema: { querystring: AuditQuery } }, async (request) => {
     const { events, all } = await queryAudit(store, principalOf(request), request.query);
@@ -49,7 +51,8 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store;
       sentAt = now;
       line({ type: 'progress', checked, total });
     };
-    verifyAndRecord({ store, audit, publicKeys }, actor, progress)
+    Promise.resolve()
+      .then(() => verifyAndRecord({ store, audit, publicKeys: publicKeys() }, actor, progress))
       .then(({ record }) => line({ type: 'result', ...record }))
       .catch((error: unknown) => {
         request.log.error({ error: messageOf(error) }, 'audit verification failed');

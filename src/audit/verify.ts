@@ -7,8 +7,8 @@ import type { DatabaseTarget } from '../config/database-url.js';
 import { GENESIS_HASH } from '../store/migrations/0001_audit.js';
 import type { Store } from '../store/store.js';
 import { canonicalEvent, chainHash, type AuditEvent } from './canonical.js';
-import { verifySignature } from './keys.js';
-import { checkpointMessage, readHead, type Checkpoint } from './log.js';
+import { keyIdOf, verifySignature } from './keys.js';
+import { checkpointMessage, handOverMessage, KEY_ROTATED_ACTION, readHead, type Checkpoint } from './log.js';
 import { scanEvents } from './scan.js';
 
 export interface VerifyProblem {
@@ -27,7 +27,25 @@ export interface VerifyReport {
   readonly durationMs: number;
   /** How many ranges were checked side by side. */
   readonly parallelism: number;
+  /** The keys checkpoints were checked against: those given, and those the chain's key rotations introduced. */
+  readonly keys: readonly TrustedKeyInfo[];
   readonly problem?: VerifyProblem;
+}
+
+export interface TrustedKeyInfo {
+  readonly key_id: string;
+  /** `given`: passed in (configured, retired or --public-key); `rotation`: introduced by an `audit.key_rotated` event. */
+  readonly source: 'given' | 'rotation';
+  /** The first seq whose checkpoints it may sign (1 for given keys: a retired key is not revoked). */
+  readonly from_seq: number;
+  /** For an introduced key: the key that vouched for it. */
+  readonly vouched_by?: string;
+}
+
+/** A public key a verifier trusts, from a seq on. */
+export interface TrustedKey {
+  readonly key: KeyObject;
+  readonly fromSeq: number;
 }
 
 export interface VerifyOptions {
@@ -68,7 +86,7 @@ export class ChainChecker {
 
   constructor(
     private readonly checkpoints: ReadonlyMap<number, Checkpoint>,
-    private readonly publicKeys: ReadonlyMap<string, KeyObject>,
+    private readonly publicKeys: ReadonlyMap<string, TrustedKey>,
     start: { seq: number; prevHash?: string } = { seq: 1, prevHash: GENESIS_HASH },
   ) {
     this.expectedSeq = start.seq;
@@ -117,12 +135,15 @@ export class ChainChecker {
   }
 }
 
-function checkCheckpoint(checkpoint: Checkpoint, hash: string, publicKeys: ReadonlyMap<string, KeyObject>): VerifyProblem | undefined {
-  const key = publicKeys.get(checkpoint.key_id);
-  if (!key) {
+function checkCheckpoint(checkpoint: Checkpoint, hash: string, publicKeys: ReadonlyMap<string, TrustedKey>): VerifyProblem | undefined {
+  const trusted = publicKeys.get(checkpoint.key_id);
+  if (!trusted) {
     return { seq: checkpoint.seq, reason: `the checkpoint at ${checkpoint.seq} is signed by unknown key ${checkpoint.key_id} (pass its public key with --public-key)` };
   }
-  if (!verifySignature(key, checkpointMessage(checkpoint), checkpoint.signature)) {
+  if (checkpoint.seq < trusted.fromSeq) {
+    return { seq: checkpoint.seq, reason: `the checkpoint at ${checkpoint.seq} is signed by key ${checkpoint.key_id}, which the chain introduced only at ${trusted.fromSeq}` };
+  }
+  if (!verifySignature(trusted.key, checkpointMessage(checkpoint), checkpoint.signature)) {
     return { seq: checkpoint.seq, reason: `the checkpoint signature at ${checkpoint.seq} is invalid: the checkpoint was forged or altered` };
   }
   if (checkpoint.hash !== hash) {
@@ -138,11 +159,12 @@ export interface RangeTask {
   readonly to: number;
   readonly isChainEnd: boolean;
   readonly checkpoints: readonly Checkpoint[];
-  readonly publicKeys: ReadonlyArray<readonly [string, string]>;
+  /** Key id, SPKI PEM and the first seq it may sign. */
+  readonly publicKeys: ReadonlyArray<readonly [string, string, number]>;
 }
 
 export async function checkRange(task: RangeTask): Promise<RangeResult> {
-  const keys = new Map(task.publicKeys.map(([keyId, pem]) => [keyId, createPublicKey(pem)]));
+  const keys = new Map(task.publicKeys.map(([keyId, pem, fromSeq]) => [keyId, { key: createPublicKey(pem), fromSeq }]));
   const checker = new ChainChecker(new Map(task.checkpoints.map((checkpoint) => [checkpoint.seq, checkpoint])), keys, {
     seq: task.from,
     ...(task.from === 1 ? { prevHash: GENESIS_HASH } : {}),
@@ -167,18 +189,90 @@ function runInWorker(task: RangeTask): Promise<RangeResult> {
   });
 }
 
+/** What an `audit.key_rotated` event carries. */
+interface RotationData {
+  readonly key_id: string;
+  readonly public_key: string;
+  readonly previous_key_id: string;
+}
+
+function rotationData(data: string): RotationData | undefined {
+  try {
+    const parsed = JSON.parse(data) as Partial<RotationData>;
+    return typeof parsed.key_id === 'string' && typeof parsed.public_key === 'string' && typeof parsed.previous_key_id === 'string' ? (parsed as RotationData) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Follows the chain's key rotations in order: the key an `audit.key_rotated` event introduces is
+ * trusted from that event on when the checkpoint at the event is signed by it and carries a valid
+ * hand-over signature of a key already trusted there (the old key vouching for the new). Anything
+ * else is a forged or broken rotation, reported at its seq; no key after it is trusted.
+ */
+async function followRotations(
+  store: Store,
+  headSeq: number,
+  checkpoints: ReadonlyMap<number, Checkpoint>,
+  trusted: Map<string, TrustedKey & { info: TrustedKeyInfo }>,
+): Promise<VerifyProblem | undefined> {
+  const rotations = await store.db.selectFrom('audit_events').select(['seq', 'hash', 'data']).where('action', '=', KEY_ROTATED_ACTION).where('seq', '<=', headSeq).orderBy('seq').execute();
+  const rotationSeqs = new Set(rotations.map((event) => Number(event.seq)));
+  for (const event of rotations) {
+    const seq = Number(event.seq);
+    const data = rotationData(event.data);
+    let key: KeyObject | undefined;
+    try {
+      key = data ? createPublicKey(data.public_key) : undefined;
+    } catch {
+      key = undefined;
+    }
+    if (!data || !key || key.asymmetricKeyType !== 'ed25519' || keyIdOf(key) !== data.key_id) {
+      return { seq, reason: `the audit.key_rotated event at ${seq} does not carry a valid Ed25519 public key matching its key_id` };
+    }
+    const checkpoint = checkpoints.get(seq);
+    if (!checkpoint || checkpoint.key_id !== data.key_id || !checkpoint.prev_key_id || !checkpoint.prev_signature) {
+      return { seq, reason: `the key rotation at ${seq} to key ${data.key_id} has no checkpoint signed by both keys: the new key is not vouched for` };
+    }
+    const voucher = trusted.get(checkpoint.prev_key_id);
+    if (checkpoint.prev_key_id !== data.previous_key_id || !voucher || voucher.fromSeq > seq) {
+      return {
+        seq,
+        reason: `the key rotation at ${seq} to key ${data.key_id} is vouched for by key ${checkpoint.prev_key_id}, which is not trusted here: a forged rotation, unless you hold that key (pass its public key with --public-key)`,
+      };
+    }
+    const handOver = { seq, hash: checkpoint.hash, time: checkpoint.time, key_id: checkpoint.prev_key_id, new_key_id: data.key_id };
+    if (checkpoint.hash !== event.hash || !verifySignature(voucher.key, handOverMessage(handOver), checkpoint.prev_signature)) {
+      return { seq, reason: `the hand-over signature of key ${checkpoint.prev_key_id} at ${seq} is invalid: a forged rotation` };
+    }
+    if (!trusted.has(data.key_id)) {
+      trusted.set(data.key_id, { key, fromSeq: seq, info: { key_id: data.key_id, source: 'rotation', from_seq: seq, vouched_by: checkpoint.prev_key_id } });
+    }
+  }
+  for (const checkpoint of checkpoints.values()) {
+    if (checkpoint.prev_key_id && !rotationSeqs.has(checkpoint.seq)) {
+      return { seq: checkpoint.seq, reason: `the checkpoint at ${checkpoint.seq} claims a key hand-over, but event ${checkpoint.seq} is no audit.key_rotated event` };
+    }
+  }
+  return undefined;
+}
+
 /**
  * Verifies the whole chain as it stood when verification began: the rows up to the head, split into
  * ranges checked side by side (the check of each row needs only that row and its predecessor's hash),
  * then stitched. Afterwards nothing may lie past the head, and no checkpoint may name a removed event.
- * Reports the first bad seq.
+ * Checkpoints are checked against the given keys (at every seq: a retired key is not revoked) and the
+ * keys the chain's own rotations introduced, each from its rotation on. Reports the first bad seq.
  */
 export async function verifyChain(store: Store, publicKeys: ReadonlyMap<string, KeyObject>, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = performance.now();
   const head = await readHead(store.db);
   const checkpoints = await store.db.selectFrom('audit_checkpoints').selectAll().where('seq', '<=', head.seq).orderBy('seq').execute();
   const parallelism = rangeCount(head.seq, options.parallelism ?? 'auto');
-  const keys = [...publicKeys].map(([keyId, key]) => [keyId, key.export({ type: 'spki', format: 'pem' }).toString()] as const);
+  const trusted = new Map([...publicKeys].map(([keyId, key]) => [keyId, { key, fromSeq: 1, info: { key_id: keyId, source: 'given' as const, from_seq: 1 } }]));
+  const rotationProblem = await followRotations(store, head.seq, new Map(checkpoints.map((checkpoint) => [Number(checkpoint.seq), checkpoint])), trusted);
+  const keys = [...trusted].map(([keyId, { key, fromSeq }]) => [keyId, key.export({ type: 'spki', format: 'pem' }).toString(), fromSeq] as const);
   const rangeSize = Math.ceil(head.seq / Math.max(parallelism, 1));
   const size = options.onProgress ? Math.min(rangeSize, PROGRESS_SLICE) : rangeSize;
   const tasks: RangeTask[] = [];
@@ -204,7 +298,8 @@ export async function verifyChain(store: Store, publicKeys: ReadonlyMap<string, 
     options.onProgress?.(checked, head.seq);
   });
 
-  const problems: VerifyProblem[] = results.flatMap((result) => (result.problem ? [result.problem] : []));
+  // A broken rotation comes first among problems at the same seq: it says why the key is unknown.
+  const problems: VerifyProblem[] = [...(rotationProblem ? [rotationProblem] : []), ...results.flatMap((result) => (result.problem ? [result.problem] : []))];
   results.forEach((result, index) => {
     const previous = results[index - 1];
     if (!previous || previous.problem || result.firstPrevHash === null || result.firstPrevHash === previous.lastHash) return;
@@ -226,6 +321,7 @@ export async function verifyChain(store: Store, publicKeys: ReadonlyMap<string, 
     checkpoints: checkpoints.length,
     durationMs: performance.now() - started,
     parallelism: useWorkers ? Math.min(concurrency, tasks.length) : 1,
+    keys: [...trusted.values()].map((entry) => entry.info),
     ...(problem ? { problem } : {}),
   };
 }

@@ -3,9 +3,12 @@ import type { ResolvedConfig } from '../config/index.js';
 import { createLogger } from '../http/logger.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 
-/** Admin commands act on the store of this machine directly, as the local operator. */
+/**
+ * Admin commands act on the store of this machine directly, as the local operator. They open the API
+ * side only: nothing they do executes, so no executor or receipt key is loaded.
+ */
 export async function withRuntime<T>(config: ResolvedConfig, work: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(config, createLogger('silent'));
+  const runtime = await openRuntime(config.role === 'all' ? { ...config, role: 'api' } : config, createLogger('silent'));
   try {
     return await work(runtime);
   } finally {

@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
-import { eventJson, latestEvents, loadAuditSigner, loadPublicKeys, readEvents, verifyChain, type AuditEvent } from '../audit/index.js';
+import { eventJson, latestEvents, loadAuditSigner, loadPublicKeys, readEvents, retiredAuditKeyFiles, verifyChain, type AuditEvent } from '../audit/index.js';
 import type { ResolvedConfig } from '../config/index.js';
 import { AirlockError } from '../errors.js';
 import { openConfiguredStore } from '../runtime.js';
@@ -14,13 +14,13 @@ export function registerAuditCommands(program: Command): void {
 
   withConfigOptions(audit.command('verify'))
     .description('check every link, hash and checkpoint signature; exit 1 naming the first bad seq')
-    .option('--public-key <file...>', 'also trust these public keys (PEM) for checkpoints, e.g. of other instances')
+    .option('--public-key <file...>', 'also trust these public keys (PEM) for checkpoints, e.g. of other instances (besides the configured key, the retired keys in <keys dir>/retired/ and the keys the chain\'s own rotations introduce)')
     .option('--threads <count>', 'check this many ranges of the chain side by side (default: the cores, for chains of 100,000 events or more)', wholeNumber(1))
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExamples:\n  airlock audit verify\n  airlock audit verify --database-url postgres://airlock@db/airlock --public-key audit-ed25519.pub.pem')
     .action(async (flags: ConfigFlags & { publicKey?: string[]; threads?: number; json?: boolean }) => {
       const config = configFromFlags(flags);
-      const keys = loadPublicKeys([...ownPublicKeyFiles(config), ...(flags.publicKey ?? [])]);
+      const keys = loadPublicKeys([...ownPublicKeyFiles(config), ...retiredAuditKeyFiles(config.paths.keysDir), ...(flags.publicKey ?? [])]);
       const report = await withAuditStore(config, (store) => verifyChain(store, keys, { parallelism: flags.threads ?? 'auto' }));
       if (flags.json) {
         print(JSON.stringify(report, null, 2));
@@ -29,6 +29,9 @@ export function registerAuditCommands(program: Command): void {
         print(`audit chain OK: ${report.count} events, head ${report.headSeq} ${report.headHash}`);
         const threads = report.parallelism > 1 ? `, ${report.parallelism} threads` : '';
         print(`${report.checkpoints} signed checkpoint(s) verified in ${(report.durationMs / 1000).toFixed(3)} s (${rate.toLocaleString('en')} events/s${threads})`);
+        for (const key of report.keys.filter((entry) => entry.source === 'rotation')) {
+          print(`key ${key.key_id} introduced at seq ${key.from_seq}, vouched for by ${key.vouched_by}`);
+        }
       } else {
         print(`audit chain BROKEN at seq ${report.problem?.seq}: ${report.problem?.reason}`);
         print(`${report.count} events verified before it; head ${report.headSeq}`);

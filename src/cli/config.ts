@@ -5,9 +5,10 @@ import { messageOf } from '../errors.js';
 import { connectRedis } from '../http/rate-limit.js';
 import { createLogger } from '../http/logger.js';
 import { openConfiguredStore } from '../runtime.js';
-import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags } from './options.js';
+import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags, type ServerFlags } from './options.js';
 import { ExitCode, print } from './output.js';
 import { loadTargetsFile } from '../targets/load.js';
+import { readPolicyFile } from '../approvals/index.js';
 import { allowlistProblems } from '../notify/index.js';
 import type { Store } from '../store/index.js';
 
@@ -17,7 +18,7 @@ export function registerConfigCommands(program: Command): void {
     .description('load every setting, print them resolved (secrets masked) and check the database; exit 2 listing every problem')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExamples:\n  airlock config validate\n  AIRLOCK_PORT=8080 airlock config validate --instance-id canary --json')
-    .action(async (flags: ConfigFlags & { json?: boolean }) => {
+    .action(async (flags: ConfigFlags & ServerFlags & { json?: boolean }) => {
       process.exitCode = await validateConfig(flags, Boolean(flags.json));
     });
 }
@@ -33,11 +34,21 @@ function targetProblems(config: ResolvedConfig): string[] {
   }
 }
 
+/** Every problem of policy.yaml, each prefixed with the file's setting: what a start or a reload would refuse. */
+function policyProblems(config: ResolvedConfig): string[] {
+  try {
+    readPolicyFile(config.policyFile);
+    return [];
+  } catch (error) {
+    return ((error as { details?: { problems?: string[] } }).details?.problems ?? [messageOf(error)]).map((problem) => `policy.file: ${problem}`);
+  }
+}
+
 /** `airlock config validate` and `airlock serve --validate-only`. Returns the exit code. */
-export async function validateConfig(flags: ConfigFlags, json: boolean): Promise<number> {
+export async function validateConfig(flags: ConfigFlags & ServerFlags, json: boolean): Promise<number> {
   let resolved: ResolvedConfig;
   try {
-    resolved = configFromFlags(flags);
+    resolved = configFromFlags(flags, flags);
   } catch (error) {
     const problems = (error as { details?: { problems?: string[] } }).details?.problems ?? [messageOf(error)];
     reportProblems(problems, json);
@@ -46,7 +57,7 @@ export async function validateConfig(flags: ConfigFlags, json: boolean): Promise
   const database = await checkDatabase(resolved);
   const redis = await checkRedis(resolved);
   const telegram = database.ok ? await checkTelegramChats(resolved) : { problems: [], notes: [] };
-  const problems = [...(database.ok ? [] : [`database: ${database.message}`]), ...(redis.ok ? [] : [`redis: ${redis.message}`]), ...targetProblems(resolved), ...telegram.problems];
+  const problems = [...(database.ok ? [] : [`database: ${database.message}`]), ...(redis.ok ? [] : [`redis: ${redis.message}`]), ...targetProblems(resolved), ...policyProblems(resolved), ...telegram.problems];
   const notes = [...telegram.notes, ...(Object.keys(resolved.telegram.chats).length > 0 && !resolved.telegram.botToken ? ['telegram: chats are listed but there is no bot token, so Telegram is off'] : [])];
   if (json) {
     print(

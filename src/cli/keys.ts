@@ -1,8 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseScopes, type Scope } from '../identity/index.js';
+import { rotateSigningKey } from '../tokens/index.js';
 import { localActor, withRuntime } from './admin.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
 import { print } from './output.js';
+import { registerRotateAudit } from './rotate-audit.js';
 
 /** "30d", "12h", "90m" or an ISO-8601 time: when the key stops working. */
 export function expiryOption(value: string): string {
@@ -26,7 +28,7 @@ function scopesOption(value: string): Scope[] {
 }
 
 export function registerKeyCommands(program: Command): void {
-  const keys = program.command('keys').description('create, list and revoke API keys (on this machine\'s store)');
+  const keys = program.command('keys').description('create, list and revoke API keys (on this machine\'s store); rotate signing keys');
 
   withConfigOptions(keys.command('create'))
     .description('create an API key and print it once; only its hash is stored')
@@ -84,4 +86,31 @@ export function registerKeyCommands(program: Command): void {
       const revoked = await withRuntime(configFromFlags(flags), (runtime) => runtime.keys.revoke(idOrPrefix, localActor('keys')));
       print(`revoked API key "${revoked.name}" (${revoked.prefix})`);
     });
+
+  withConfigOptions(keys.command('rotate-signing'))
+    .description('replace the capability-token signing key: new tokens carry a new kid; the old public key stays in the JWKS until its tokens have expired')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nEvery API instance sharing the keys folder signs with the new key within a second; gateways that fetch the JWKS\npick it up on the first token that names it. Nothing needs a restart.\n\nExamples:\n  airlock keys rotate-signing --keys-dir /etc/airlock/keys',
+    )
+    .action(async (flags: ConfigFlags & { json?: boolean }) => {
+      const config = configFromFlags(flags);
+      const rotation = await withRuntime(config, async (runtime) => {
+        const rotated = rotateSigningKey(config.paths.tokenKeyFile, config.paths.retiredKeysDir, config.tokens.ttlSeconds);
+        await runtime.audit.record({
+          actor: localActor('keys'),
+          action: 'keys.signing_rotated',
+          data: { use: 'token', previous_kid: rotated.previousKid, kid: rotated.kid, previous_published_until: rotated.notAfter },
+        });
+        return rotated;
+      });
+      if (flags.json) {
+        print(JSON.stringify({ previous_kid: rotation.previousKid, kid: rotation.kid, previous_published_until: rotation.notAfter }, null, 2));
+        return;
+      }
+      print(`token signing key rotated: new kid ${rotation.kid}; the previous key ${rotation.previousKid} stays published until ${rotation.notAfter}`);
+    });
+
+  registerRotateAudit(keys);
 }

@@ -1,15 +1,25 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { LOG_LEVELS, requireConfig, type RawConfig, type ResolvedConfig } from '../config/index.js';
+import { LOG_LEVELS, ROLES, requireConfig, type RawConfig, type ResolvedConfig } from '../config/index.js';
 
 export interface ConfigFlags {
   config?: string;
   dataDir?: string;
   instanceId?: string;
   databaseUrl?: string;
+  keysDir?: string;
   logLevel?: string;
+}
+
+/**
+ * The flags of `serve` and `config validate` only. Kept apart from ConfigFlags so that another
+ * command's own option of the same name (`users add --role`) is never read as a server setting.
+ */
+export interface ServerFlags {
   host?: string;
   port?: string;
   allowedEnvironments?: string;
+  role?: string;
+  segment?: string;
 }
 
 /** The flags every command that reads the configuration accepts. */
@@ -18,6 +28,7 @@ export function withConfigOptions(command: Command): Command {
     .option('-c, --config <file>', 'configuration file (default: $AIRLOCK_CONFIG, then ./airlock.yaml if present)')
     .option('--data-dir <dir>', 'data directory (default ./.airlock)')
     .option('--instance-id <name>', 'keep every data, key, state and log path of this instance apart')
+    .option('--keys-dir <dir>', 'the key files shared by every instance of a deployment (default: <data dir>/keys)')
     .option('--database-url <url>', 'postgres://user:pass@host/db or sqlite:PATH (default: SQLite in the data directory)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS));
 }
@@ -27,19 +38,24 @@ export function withServerOptions(command: Command): Command {
   return command
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('-p, --port <port>', 'port to listen on (default 5002; 0 picks a free one)')
-    .option('--allowed-environments <list>', 'comma-separated environments this instance serves');
+    .option('--allowed-environments <list>', 'comma-separated environments this instance serves')
+    .addOption(new Option('--role <role>', 'all: everything in one process; api: no executors; gateway: verify and execute only').choices(ROLES))
+    .option('--segment <name>', 'gateway role: serve only the targets of this network segment');
 }
 
 /** Flags > environment > file > defaults; throws one error listing every problem. */
-export function configFromFlags(flags: ConfigFlags): ResolvedConfig {
+export function configFromFlags(flags: ConfigFlags, server: ServerFlags = {}): ResolvedConfig {
   const raw: RawConfig = {};
   if (flags.instanceId !== undefined) raw.instanceId = flags.instanceId;
   if (flags.dataDir !== undefined) raw.dataDir = flags.dataDir;
-  if (flags.host !== undefined || flags.port !== undefined) {
-    raw.server = { ...(flags.host !== undefined ? { host: flags.host } : {}), ...(flags.port !== undefined ? { port: flags.port } : {}) };
+  if (flags.keysDir !== undefined) raw.keys = { dir: flags.keysDir };
+  if (server.role !== undefined) raw.role = server.role;
+  if (server.segment !== undefined) raw.gateway = { segment: server.segment };
+  if (server.host !== undefined || server.port !== undefined) {
+    raw.server = { ...(server.host !== undefined ? { host: server.host } : {}), ...(server.port !== undefined ? { port: server.port } : {}) };
   }
   if (flags.databaseUrl !== undefined) raw.database = { url: flags.databaseUrl };
-  if (flags.allowedEnvironments !== undefined) raw.environments = { allowed: flags.allowedEnvironments.split(',').map((name) => name.trim()).filter((name) => name !== '') };
+  if (server.allowedEnvironments !== undefined) raw.environments = { allowed: server.allowedEnvironments.split(',').map((name) => name.trim()).filter((name) => name !== '') };
   if (flags.logLevel !== undefined) raw.log = { level: flags.logLevel };
   return requireConfig({ flags: raw, ...(flags.config !== undefined ? { configFile: flags.config } : {}) });
 }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { createLogger } from '../http/logger.js';
-import { messageOf } from '../errors.js';
-import { startServer } from '../http/server.js';
+import { isAirlockError, messageOf } from '../errors.js';
+import { reloadView } from '../reload/index.js';
+import { startGatewayServer, startServer } from '../http/server.js';
 import { validateConfig } from './config.js';
-import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags } from './options.js';
+import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags, type ServerFlags } from './options.js';
 
 export function registerServe(program: Command): void {
   withServerOptions(withConfigOptions(program.command('serve')))
@@ -11,16 +12,16 @@ export function registerServe(program: Command): void {
     .option('--validate-only', 'check the configuration like `airlock config validate` and exit')
     .addHelpText(
       'after',
-      '\nExamples:\n  airlock serve\n  airlock serve --port 8080 --database-url postgres://airlock@127.0.0.1/airlock\n  airlock serve --instance-id canary --validate-only',
+      '\nExamples:\n  airlock serve\n  airlock serve --port 8080 --database-url postgres://airlock@127.0.0.1/airlock\n  airlock serve --role api --keys-dir /etc/airlock/keys --database-url postgres://…\n  airlock serve --role gateway --segment production-a --instance-id gw-a  (AIRLOCK_JWKS_URL=http://api:5002/.well-known/jwks.json)\n  airlock serve --instance-id canary --validate-only',
     )
-    .action(async (flags: ConfigFlags & { validateOnly?: boolean }) => {
+    .action(async (flags: ConfigFlags & ServerFlags & { validateOnly?: boolean }) => {
       if (flags.validateOnly) {
         process.exitCode = await validateConfig(flags, false);
         return;
       }
-      const config = configFromFlags(flags);
+      const config = configFromFlags(flags, flags);
       const logger = createLogger(config.log.level);
-      const server = await startServer(config, logger);
+      const server = config.role === 'gateway' ? await startGatewayServer(config, logger) : await startServer(config, logger);
       let stopping = false;
       const stop = (signal: NodeJS.Signals): void => {
         if (stopping) {
@@ -39,11 +40,16 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
-      // SIGHUP reloads targets.yaml, as `systemctl reload` expects; an invalid file keeps the old registry.
+      // SIGHUP reloads targets.yaml and policy.yaml together, as `systemctl reload` expects; if either
+      // is invalid, neither changes.
       process.on('SIGHUP', () => {
-        server.runtime.targets.reload(server.runtime.audit, 'system:sighup').then(
-          (state) => logger.info({ file: state.source, sha256: state.sha256, targets: state.targets.length }, 'targets reloaded'),
-          (error: unknown) => logger.error({ error: messageOf(error) }, 'targets.yaml was not reloaded: the previous registry stays in force'),
+        server.runtime.reloader.reload('system:sighup', 'sighup').then(
+          (outcome) => logger.info(reloadView(outcome), 'policy and targets reloaded'),
+          (error: unknown) =>
+            logger.error(
+              { error: messageOf(error), error_code: isAirlockError(error) ? error.code : undefined, problems: isAirlockError(error) ? error.details?.problems : undefined },
+              'policy and targets were not reloaded: the previous configuration stays in force',
+            ),
         );
       });
     });

@@ -16,6 +16,8 @@ interface EnvBinding {
 /** `AIRLOCK_*` names first; later names are the reference systems' names, accepted as aliases. */
 export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['instanceId'], names: ['AIRLOCK_INSTANCE_ID'] },
+  { path: ['role'], names: ['AIRLOCK_ROLE'] },
+  { path: ['keys', 'dir'], names: ['AIRLOCK_KEYS_DIR'] },
   { path: ['dataDir'], names: ['AIRLOCK_DATA_DIR'] },
   { path: ['server', 'host'], names: ['AIRLOCK_HOST'] },
   { path: ['server', 'port'], names: ['AIRLOCK_PORT', 'GATEWAY_PORT'] },
@@ -35,8 +37,12 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['tokens', 'ttlSeconds'], names: ['AIRLOCK_TOKEN_TTL_SECONDS'] },
   { path: ['tokens', 'issuer'], names: ['AIRLOCK_TOKEN_ISSUER'] },
   { path: ['tokens', 'audience'], names: ['AIRLOCK_TOKEN_AUDIENCE'] },
+  { path: ['tokens', 'jwksUrl'], names: ['AIRLOCK_JWKS_URL'] },
+  { path: ['tokens', 'jwksFile'], names: ['AIRLOCK_JWKS_FILE'] },
   { path: ['gateway', 'timeoutSeconds'], names: ['AIRLOCK_EXEC_TIMEOUT_SECONDS'] },
   { path: ['gateway', 'outputCapBytes'], names: ['AIRLOCK_OUTPUT_CAP_BYTES'] },
+  { path: ['gateway', 'segment'], names: ['AIRLOCK_SEGMENT'] },
+  { path: ['gateway', 'url'], names: ['AIRLOCK_GATEWAY_URL'] },
   { path: ['auth', 'sessionHours'], names: ['AIRLOCK_SESSION_HOURS'] },
   { path: ['auth', 'accessTokenMinutes'], names: ['AIRLOCK_ACCESS_TOKEN_MINUTES'] },
   { path: ['auth', 'maxFailedLogins'], names: ['AIRLOCK_MAX_FAILED_LOGINS'] },
@@ -212,6 +218,9 @@ function readEnvironment(env: NodeJS.ProcessEnv): { values: RawConfig; sources: 
 
 const FLAG_NAMES: Record<string, string> = {
   instanceId: '--instance-id',
+  role: '--role',
+  'keys.dir': '--keys-dir',
+  'gateway.segment': '--segment',
   dataDir: '--data-dir',
   'server.host': '--host',
   'server.port': '--port',

@@ -10,6 +10,8 @@ export function publicKeyFileOf(privateKeyFile: string): string {
 export interface Paths {
   readonly base: string;
   readonly keysDir: string;
+  /** Public halves of rotated-out signing keys, published until what they signed has expired. */
+  readonly retiredKeysDir: string;
   readonly auditKeyFile: string;
   readonly auditPublicKeyFile: string;
   /** Signs capability tokens (the API role). */
@@ -30,12 +32,14 @@ export interface Paths {
 
 export function resolvePaths(config: Config, cwd: string): Paths {
   const base = resolve(cwd, config.dataDir, ...(config.instanceId ? ['instances', config.instanceId] : []));
-  const keysDir = join(base, 'keys');
+  // One deployment's instances share one keys folder (a volume, a Kubernetes Secret); by default each has its own.
+  const keysDir = config.keys.dir ? resolve(cwd, config.keys.dir) : join(base, 'keys');
   const auditKeyFile = config.audit.keyFile ? resolve(cwd, config.audit.keyFile) : join(keysDir, 'audit-ed25519.pem');
   const mirror = config.audit.mirrorFile;
   return {
     base,
     keysDir,
+    retiredKeysDir: join(keysDir, 'retired'),
     auditKeyFile,
     auditPublicKeyFile: publicKeyFileOf(auditKeyFile),
     tokenKeyFile: join(keysDir, 'token-ed25519.pem'),

@@ -164,9 +164,21 @@ const WorkspacesSchema = z
     }
   });
 
+/** What one process does (DESIGN.md section 3): everything, the API side only, or the gateway side only. */
+export const ROLES = ['all', 'api', 'gateway'] as const;
+export type Role = (typeof ROLES)[number];
+
 export const ConfigSchema = z.strictObject({
   instanceId: instanceId.optional(),
+  /** all: one process does everything; api: identity, approvals, minting (no executors); gateway: verify and execute. */
+  role: z.enum(ROLES).default('all'),
   dataDir: z.string().min(1).default('./.airlock'),
+  keys: z
+    .strictObject({
+      /** The key files of the deployment; every instance of one deployment points at the same folder. */
+      dir: z.string().min(1).optional(),
+    })
+    .prefault({}),
   server: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
@@ -225,12 +237,21 @@ export const ConfigSchema = z.strictObject({
       ttlSeconds: integer(10, 3600).default(300),
       issuer: z.string().min(1).max(200).default('airlock'),
       audience: z.string().min(1).max(200).default('airlock-gateway'),
+      /** A gateway's trusted keys: the API's /.well-known/jwks.json (refetched for a new kid)… */
+      jwksUrl: httpUrl('http://api:5002/.well-known/jwks.json').optional(),
+      /** …or a JWKS file (re-read when it changes); without either, the .pub.pem files of the keys folder. */
+      jwksFile: z.string().min(1).optional(),
     })
-    .prefault({}),
+    .prefault({})
+    .refine((tokens) => tokens.jwksUrl === undefined || tokens.jwksFile === undefined, { error: 'give either jwksUrl or jwksFile, not both' }),
   gateway: z
     .strictObject({
       timeoutSeconds: integer(1, 86_400).default(60),
       outputCapBytes: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
+      /** A gateway with a segment serves only the targets of that segment (targets.yaml `segment:`). */
+      segment: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { error: 'must be 1-64 lower-case letters, digits, ".", "_" or "-"' }).optional(),
+      /** Where an API instance sends the executions it starts itself (MCP `execute` and `run`). */
+      url: httpUrl('http://gateway:5002').transform((value) => value.replace(/\/+$/, '')).optional(),
     })
     .prefault({}),
   auth: z

@@ -1,3 +1,4 @@
-export { Gateway, REPLAY_ERROR, type ExecuteResponse } from './service.js';
-export { gatewayRoutes } from './routes.js';
+export { Gateway, REPLAY_ERROR, findExecution, type ExecuteResponse, type ExecutionService } from './service.js';
+export { RemoteGateway } from './remote.js';
+export { executeRoutes, executionRoutes, tokenRoutes, receiptKeyRoutes } from './routes.js';
 export { signReceipt, verifyReceipt, type ReceiptClaims } from './receipts.js';

@@ -3,9 +3,12 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isAirlockError } from '../errors.js';
 import { bearerOf, principalOf } from '../http/auth.js';
 import { sendProblem } from '../http/problem.js';
-import type { Tokens } from '../tokens/service.js';
+import type { Tokens } from '../tokens/index.js';
 import { ExecuteBody, ExecutionParams, MintBody } from './schema.js';
-import { REPLAY_ERROR, type Gateway } from './service.js';
+import { exportJWK } from 'jose';
+import type { KeyPair } from '../audit/index.js';
+import type { Store } from '../store/index.js';
+import { REPLAY_ERROR, findExecution, type ExecutionService } from './service.js';
 
 /** The capability token of a request: X-Capability-Token (reference) or a bearer that is a JWT. */
 function capabilityToken(request: FastifyRequest): string | undefined {
@@ -25,9 +28,10 @@ function sendGatewayError(error: unknown, request: FastifyRequest, reply: Fastif
   return sendProblem(request, reply, error.status, error.code, error.message, { ...error.details, success: false, error: error.message });
 }
 
-export async function gatewayRoutes(app: FastifyInstance, options: { gateway: Gateway; tokens: Tokens }): Promise<void> {
+/** The API side of tokens: minting, and the public keys gateways and clients verify with. */
+export async function tokenRoutes(app: FastifyInstance, options: { tokens: Tokens }): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  const { gateway, tokens } = options;
+  const { tokens } = options;
 
   routes.get('/.well-known/jwks.json', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(await tokens.jwks()));
 
@@ -35,18 +39,31 @@ export async function gatewayRoutes(app: FastifyInstance, options: { gateway: Ga
     // Who may mint is decided per request (a decider, or the requester itself): see Tokens.mint.
     routes.post(path, { config: { scope: 'authenticated' }, schema: { body: MintBody } }, async (request) => tokens.mint(principalOf(request), request.body));
   }
+}
 
+/** A gateway instance publishes its receipt key, so anyone can check the receipts it signs. */
+export async function receiptKeyRoutes(app: FastifyInstance, options: { receiptKey: KeyPair }): Promise<void> {
+  const jwk = { ...(await exportJWK(options.receiptKey.publicKey)), kid: options.receiptKey.keyId, alg: 'EdDSA', use: 'sig' };
+  app.get('/.well-known/jwks.json', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ keys: [jwk] }));
+}
+
+/** The gate: a capability token in, one execution out. */
+export async function executeRoutes(app: FastifyInstance, options: { gateway: ExecutionService }): Promise<void> {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
   for (const path of ['/gateway/execute', '/v1/execute']) {
     routes.post(path, { schema: { body: ExecuteBody } }, async (request, reply) => {
       try {
-        return await gateway.execute(capabilityToken(request), request.body, { ip: request.ip });
+        return await options.gateway.execute(capabilityToken(request), request.body, { ip: request.ip });
       } catch (error) {
         return sendGatewayError(error, request, reply);
       }
     });
   }
+}
 
-  routes.get('/v1/executions/:id', { config: { scope: 'approvals:read' }, schema: { params: ExecutionParams } }, async (request) => ({
-    execution: await gateway.get(request.params.id),
+/** Executions as recorded, read from the store: any API instance answers for any gateway. */
+export async function executionRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+  app.withTypeProvider<ZodTypeProvider>().get('/v1/executions/:id', { config: { scope: 'approvals:read' }, schema: { params: ExecutionParams } }, async (request) => ({
+    execution: await findExecution(options.store, request.params.id),
   }));
 }

@@ -16,7 +16,7 @@ import type { TypedOp } from '../operations/schema.js';
 import { Statement, allColumns, insertStatement, type Store } from '../store/index.js';
 import type { ApprovalsTable, ExecutionsTable } from '../store/tables.js';
 import { enforceGate, type ExecutorPool, type Target, type TargetRegistry } from '../targets/index.js';
-import type { CapabilityClaims, Tokens } from '../tokens/service.js';
+import type { CapabilityClaims, CapabilityVerifier } from '../tokens/index.js';
 import { signReceipt, type ReceiptClaims } from './receipts.js';
 import type { ExecuteInput } from './schema.js';
 
@@ -62,6 +62,11 @@ const RECORD_RESULT = new Statement(
   'update executions set status = ?, exit_code = ?, output = ?, output_sha256 = ?, truncated = ?, error = ?, receipt = ?, finished_at = ?, duration_ms = ? where id = ?',
 );
 
+/** What runs an approved operation: a gateway in this process, or one reached over HTTP. */
+export interface ExecutionService {
+  execute(token: string | undefined, input: ExecuteInput, meta: { ip: string }): Promise<ExecuteResponse>;
+}
+
 /** The reference text for a consumed token, kept verbatim for existing clients. */
 export const REPLAY_ERROR = 'Token has already been used';
 
@@ -70,7 +75,7 @@ export const REPLAY_ERROR = 'Token has already been used';
  * once (a conditional insert in the same transaction as execution.started), and only then is the
  * operation run; the result is recorded with execution.finished and returned with a signed receipt.
  */
-export class Gateway {
+export class Gateway implements ExecutionService {
   /** Commands are forked from a small helper process, not from the server (see Spawner). */
   private readonly spawner = new Spawner();
 
@@ -78,13 +83,15 @@ export class Gateway {
     private readonly deps: {
       readonly store: Store;
       readonly audit: AuditLog;
-      readonly tokens: Tokens;
+      readonly verifier: CapabilityVerifier;
       readonly targets: TargetRegistry;
       readonly executors: ExecutorPool;
       readonly receiptKey: KeyPair;
       readonly issuer: string;
       /** Names this process's executions, so a restart can mark the ones it left running. */
       readonly instanceId: string;
+      /** A gateway of one network segment runs nothing on a target outside it, whatever the token says. */
+      readonly segment?: string;
     },
   ) {}
 
@@ -92,6 +99,10 @@ export class Gateway {
     const { claims, op } = await this.check(token, input, meta);
     const target = this.deps.targets.find(claims.tgt);
     if (!target) throw await this.refuse('unknown_target', 403, `the token names target ${claims.tgt}, which this gateway does not serve`, claims, meta);
+    const { segment } = this.deps;
+    if (segment !== undefined && target.segment !== segment) {
+      throw await this.refuse('target_outside_segment', 403, `target ${target.id} is ${target.segment ? `in segment ${target.segment}` : 'in no segment'}; this gateway serves segment ${segment} only`, claims, meta);
+    }
     // The gate again, as the registry stands now (it may have been reloaded since the request), with
     // the target's running executions across every instance.
     const running = Number((await RUNNING_ON_TARGET.first(this.deps.store, [target.id]))?.n ?? 0);
@@ -233,18 +244,12 @@ export class Gateway {
     return running.length;
   }
 
-  async get(id: string): Promise<Omit<ExecutionsTable, 'truncated'> & { truncated: boolean }> {
-    const row = await this.deps.store.db.selectFrom('executions').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw new AirlockError('execution_not_found', `no execution ${id}`, { status: 404 });
-    return { ...row, truncated: row.truncated === 1 };
-  }
-
   /** Token present and valid, and the request repeats exactly what it was minted for: the claims and the operation. */
   private async check(token: string | undefined, input: ExecuteInput, meta: { ip: string }): Promise<{ claims: CapabilityClaims; op: Operation }> {
     if (!token) throw await this.refuse('token_missing', 401, 'a capability token is required in X-Capability-Token', undefined, meta);
     let claims: CapabilityClaims;
     try {
-      claims = await this.deps.tokens.verify(token);
+      claims = await this.deps.verifier.verify(token);
     } catch (error) {
       const failure = error as AirlockError;
       throw await this.refuse(failure.code, failure.status, failure.message, undefined, meta);
@@ -359,4 +364,11 @@ function opForAudit(op: Operation): Record<string, unknown> {
   const { content_base64: content, ...args } = op.args;
   const bytes = Buffer.from(content, 'base64');
   return { kind: 'op', name: op.name, args: { ...args, content_bytes: bytes.length, content_sha256: createHash('sha256').update(bytes).digest('hex') } };
+}
+
+/** One execution as recorded, whichever gateway ran it. */
+export async function findExecution(store: Store, id: string): Promise<Omit<ExecutionsTable, 'truncated'> & { truncated: boolean }> {
+  const row = await store.db.selectFrom('executions').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw new AirlockError('execution_not_found', `no execution ${id}`, { status: 404 });
+  return { ...row, truncated: row.truncated === 1 };
 }

@@ -3,12 +3,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
-import type { Runtime } from '../runtime.js';
+import type { BaseRuntime, GatewayRuntime, Runtime } from '../runtime.js';
 import { approvalRoutes } from '../approvals/index.js';
-import { gatewayRoutes } from '../gateway/index.js';
+import { executeRoutes, executionRoutes, receiptKeyRoutes, tokenRoutes } from '../gateway/index.js';
 import { targetRoutes } from '../targets/index.js';
+import { reloadRoutes } from '../reload/index.js';
 import { authRoutes, identityRoutes } from '../identity/index.js';
 import { auditRoutes } from '../audit/routes.js';
+import { Incidents, incidentRoutes } from '../incidents/index.js';
 import { mcpRoutes } from '../mcp/index.js';
 import { eventRoutes } from '../events/index.js';
 import { webhookRoutes } from '../notify/webhooks/index.js';
@@ -65,7 +67,8 @@ export interface AppOptions {
 /** The HTTP application: used by `airlock serve` and by the tests alike. Every plugin is registered here. */
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
-export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
+/** Fastify with what every role serves the same way: request ids, logging, problem+json, security headers, metrics. */
+function createApp(runtime: BaseRuntime): App {
   const app = Fastify({
     loggerInstance: runtime.logger as FastifyBaseLogger,
     logController: new RequestLog(),
@@ -94,6 +97,14 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   });
   registerProblemHandlers(app);
   registerSecurity(app, { corsOrigins: runtime.config.cors.origins });
+  runtime.metrics.observe(app);
+
+  return app;
+}
+
+/** The API (and the single-process `all` role): identity, approvals, tokens, MCP, the console, events. */
+export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
+  const app = createApp(runtime);
   app.register(cookie);
   // Once helmet, CORS and cookies are in, so that their headers are set before authentication can refuse
   // a request and the session cookie is parsed before it is read; the rate limit comes after
@@ -110,29 +121,40 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
       });
     }
   });
-  runtime.metrics.observe(app);
-
   app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
   app.register(identityRoutes, { keys: runtime.keys, users: runtime.users, mfa: runtime.mfa });
   app.register(authRoutes, { sessions: runtime.sessions, keys: runtime.keys, mfa: runtime.mfa, challenges: runtime.challenges, introspectSecret: runtime.config.auth.introspectSecret });
   app.register(approvalRoutes, {
     approvals: runtime.approvals,
     policy: runtime.policy,
-    policySource: runtime.config.policyFile,
     environments: runtime.config.environments.allowed ?? runtime.config.environments.known,
   });
-  app.register(targetRoutes, { targets: runtime.targets, audit: runtime.audit });
-  app.register(gatewayRoutes, { gateway: runtime.gateway, tokens: runtime.tokens });
-  app.register(auditRoutes, { store: runtime.store, audit: runtime.audit, signer: runtime.signer });
+  app.register(targetRoutes, { targets: runtime.targets });
+  app.register(reloadRoutes, { reloader: runtime.reloader });
+  app.register(tokenRoutes, { tokens: runtime.tokens });
+  app.register(executionRoutes, { store: runtime.store });
+  // An API instance executes nothing itself: clients (and its MCP tools) go to a gateway instance.
+  if (runtime.config.role === 'all') app.register(executeRoutes, { gateway: runtime.gateway });
+  app.register(auditRoutes, { store: runtime.store, audit: runtime.audit, signer: runtime.signer, keysDir: runtime.config.paths.keysDir });
+  app.register(incidentRoutes, { incidents: new Incidents({ store: runtime.store, audit: runtime.audit }) });
   app.register(eventRoutes, { outbox: runtime.events.outbox, hub: runtime.events.hub });
   app.register(webhookRoutes, { webhooks: runtime.webhooks });
   const telegram = runtime.telegram;
   if (telegram?.settings.mode === 'webhook') app.register(telegramRoutes, { bot: telegram.bot, secret: telegram.settings.webhookSecret as string, audit: runtime.audit });
-  app.register(consoleApiRoutes, { store: runtime.store, approvals: runtime.approvals, targets: runtime.targets, config: runtime.config, routes: () => catalog });
+  app.register(consoleApiRoutes, { store: runtime.store, approvals: runtime.approvals, targets: runtime.targets, config: runtime.config, routes: () => app.routeCatalog });
   app.register(consoleStaticRoutes, { dir: options.consoleDir });
   app.register(mcpRoutes, {
     deps: { approvals: runtime.approvals, tokens: runtime.tokens, gateway: runtime.gateway, targets: runtime.targets, store: runtime.store, audit: runtime.audit, policy: runtime.policy },
   });
   app.register(workspaceRoutes, { workspaces: runtime.workspaces, audit: runtime.audit });
+  return app;
+}
+
+/** The gateway role: health, metrics, its receipt key and the execute endpoints; no identity, no console. */
+export function buildGatewayApp(runtime: GatewayRuntime, options: AppOptions = {}): App {
+  const app = createApp(runtime);
+  app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
+  app.register(receiptKeyRoutes, { receiptKey: runtime.receiptKey });
+  app.register(executeRoutes, { gateway: runtime.gateway });
   return app;
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { readHead } from '../audit/index.js';
 import { messageOf } from '../errors.js';
-import type { Runtime } from '../runtime.js';
+import type { BaseRuntime } from '../runtime.js';
+import type { Telegram } from '../notify/index.js';
 import { VERSION } from '../version.js';
 
 /** The service name the reference Wingman gateway reports; kept so existing health checks match. */
@@ -12,7 +13,7 @@ const CHECK_TIMEOUT_MS = 2000;
 type Check = { status: 'healthy' | 'degraded' | 'unhealthy' | 'unknown'; [detail: string]: unknown };
 
 /** Liveness, readiness and metrics. `isDraining` turns readiness off while the server shuts down. */
-export async function healthRoutes(app: FastifyInstance, options: { runtime: Runtime; isDraining: () => boolean }): Promise<void> {
+export async function healthRoutes(app: FastifyInstance, options: { runtime: BaseRuntime & { readonly telegram?: Telegram | undefined }; isDraining: () => boolean }): Promise<void> {
   const { runtime } = options;
 
   app.get('/health', async (_request, reply) => {
@@ -43,6 +44,8 @@ export async function healthRoutes(app: FastifyInstance, options: { runtime: Run
       service: SERVICE_NAME,
       timestamp: new Date().toISOString(),
       version: VERSION,
+      role: runtime.config.role,
+      ...(runtime.config.gateway.segment && runtime.config.role !== 'api' ? { segment: runtime.config.gateway.segment } : {}),
       ...(runtime.config.instanceId ? { instance: runtime.config.instanceId } : {}),
       checks,
     });

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { createFileOnce } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
 
 /** The minimum length of AIRLOCK_SECRET_KEY (the reference's SECRET_KEY rule). */
@@ -22,7 +23,8 @@ export class SecretBox {
   static fromFile(file: string, create: boolean): SecretBox {
     if (!existsSync(file)) {
       if (!create) throw new AirlockError('secret_key_missing', `no secret key file at ${file}`, { status: 500 });
-      writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+      // Another instance sharing the keys folder may create it at the same moment: then its key is the one.
+      createFileOnce(file, `${randomBytes(32).toString('base64url')}\n`);
     }
     chmodSync(file, 0o600);
     return SecretBox.fromSecret(readFileSync(file, 'utf8').trim());

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import type { Store, Tx } from '../store/index.js';
+import { isUniqueViolation, type Store, type Tx } from '../store/index.js';
 import type { UsersTable } from '../store/tables.js';
 import type { ApiKeys } from './api-keys.js';
 import { hashPassword, passwordWeakness } from './passwords.js';
@@ -102,11 +102,17 @@ export class Users {
     if (password !== undefined) checkPassword(password, input.username);
     const passwordHash = password === undefined ? null : await hashPassword(password);
     const row = newUserRow({ username: input.username, kind, role: input.role, passwordHash, actor: input.actor });
-    await this.deps.store.transaction(async (tx) => {
-      const taken = await tx.db.selectFrom('users').select('id').where('username', '=', input.username).executeTakeFirst();
-      if (taken) throw new AirlockError('user_exists', `a user named ${input.username} already exists`, { status: 409 });
-      await insertUser(tx, this.deps.audit, row);
-    });
+    const exists = () => new AirlockError('user_exists', `a user named ${input.username} already exists`, { status: 409 });
+    await this.deps.store
+      .transaction(async (tx) => {
+        const taken = await tx.db.selectFrom('users').select('id').where('username', '=', input.username).executeTakeFirst();
+        if (taken) throw exists();
+        await insertUser(tx, this.deps.audit, row);
+      })
+      .catch((error: unknown) => {
+        // Another instance on the same store created it between the check and the insert (two first starts at once).
+        throw isUniqueViolation(error) ? exists() : error;
+      });
     return { user: userInfo(row), ...(generated ? { password: generated } : {}) };
   }
 

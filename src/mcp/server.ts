@@ -1,11 +1,11 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { ApprovalRequestBody, ExplainBody } from '../approvals/schema.js';
-import { REFERENCE_INSTRUCTION, SECTIONS, type Approvals, type ApprovalView, type Policy } from '../approvals/index.js';
+import { REFERENCE_INSTRUCTION, SECTIONS, type Approvals, type ApprovalView, type PolicySource } from '../approvals/index.js';
 import { AuditQuery, queryAudit } from '../audit/query.js';
 import type { AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import type { ExecuteResponse, Gateway } from '../gateway/index.js';
+import type { ExecuteResponse, ExecutionService } from '../gateway/index.js';
 import type { Principal } from '../identity/index.js';
 import type { Store } from '../store/index.js';
 import { targetView, type TargetRegistry } from '../targets/index.js';
@@ -18,11 +18,12 @@ export type { McpCaller } from './tools.js';
 export interface McpDeps {
   readonly approvals: Approvals;
   readonly tokens: Tokens;
-  readonly gateway: Gateway;
+  readonly gateway: ExecutionService;
   readonly targets: TargetRegistry;
   readonly store: Store;
   readonly audit: AuditLog;
-  readonly policy: Policy;
+  /** The policy in force, asked at every read (a reload replaces it). */
+  readonly policy: PolicySource;
 }
 
 type Extra = ToolExtra;
@@ -262,7 +263,7 @@ export function createMcpServer(deps: McpDeps, caller: McpCaller): McpServer {
     'policy',
     'airlock://policy',
     { title: 'Risk policy', description: 'The rules, environments and sensitive paths requests are judged by.', mimeType: 'application/json' },
-    async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(deps.policy, null, 2) }] }),
+    async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(deps.policy.current(), null, 2) }] }),
   );
   server.registerResource(
     'instruction-framework',

@@ -258,6 +258,12 @@ async function withUnavailable<T>(description: string, work: () => Promise<T>): 
   }
 }
 
+/** Whether an error is a unique constraint refusing a second row with the same key (PostgreSQL or SQLite). */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
 /** Whether an error means the database cannot be reached (rather than a bad statement). */
 export function isConnectionError(error: unknown): boolean {
   if (error instanceof AggregateError) return error.errors.some(isConnectionError);

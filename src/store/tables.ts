@@ -30,6 +30,9 @@ export interface AuditCheckpointsTable {
   time: string;
   key_id: string;
   signature: string;
+  /** On the checkpoint of an `audit.key_rotated` event only: the key handed over from, and its signature of the hand-over. */
+  prev_key_id: string | null;
+  prev_signature: string | null;
 }
 
 export interface ApiKeysTable {

@@ -106,7 +106,8 @@ export function loadTargetsFile(file: string, config: ResolvedConfig, env: NodeJ
     for (const [index, name] of (spec.environments ?? []).entries()) {
       if (!known.includes(name)) problems.push(`${at}.environments.${index}: unknown environment "${name}" (known: ${known.join(', ')})`);
     }
-    if (spec.executor === 'ssh') {
+    // Only what executes needs the key: an API instance (role api) has the registry without any credential.
+    if (spec.executor === 'ssh' && config.role !== 'api') {
       try {
         accessSync(spec.connection.key_path, constants.R_OK);
       } catch (error) {

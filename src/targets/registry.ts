@@ -1,8 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { AuditLog } from '../audit/index.js';
 import type { ResolvedConfig } from '../config/index.js';
-import { AirlockError, messageOf } from '../errors.js';
+import { AirlockError } from '../errors.js';
 import { builtinTargets, loadTargetsFile, type Target } from './load.js';
 
 export type { Target } from './load.js';
@@ -15,13 +14,15 @@ export interface RegistryState {
 }
 
 /**
- * The targets this instance knows: the built-in `local` target, or targets.yaml. A reload swaps the
- * whole registry at once, or — when the file is invalid — changes nothing and reports every problem.
+ * The targets this instance knows: the built-in `local` target, or targets.yaml. A reload (see
+ * src/reload) reads the file first and then swaps the whole registry at once, or — when the file is
+ * invalid — changes nothing and reports every problem.
  */
 export class TargetRegistry {
   private state: RegistryState;
   private byId: ReadonlyMap<string, Target>;
   private watcher: FSWatcher | undefined;
+  private settle: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -32,49 +33,35 @@ export class TargetRegistry {
     this.byId = new Map(this.state.targets.map((target) => [target.id, target]));
   }
 
-  private read(): RegistryState {
+  /** Reads and checks the file again without changing what is in force; throws `targets_invalid` listing every problem. */
+  read(): RegistryState {
     const loadedAt = new Date().toISOString();
     if (!this.file) return { source: 'built-in', sha256: null, loadedAt, targets: builtinTargets(this.config) };
     const loaded = loadTargetsFile(this.file, this.config);
     return { source: this.file, sha256: loaded.sha256, loadedAt, targets: loaded.targets };
   }
 
-  /** Reads the file again and swaps it in; audits the outcome. An invalid file leaves the registry as it was. */
-  async reload(audit: AuditLog, actor: string): Promise<RegistryState> {
-    let next: RegistryState;
-    try {
-      next = this.read();
-    } catch (error) {
-      const problems = error instanceof AirlockError ? ((error.details?.problems as string[] | undefined) ?? [error.message]) : [messageOf(error)];
-      await audit.record({ actor, action: 'targets.reload_failed', data: { file: this.file ?? null, problems, kept_sha256: this.state.sha256 } });
-      throw error instanceof AirlockError ? error : new AirlockError('targets_invalid', messageOf(error), { status: 400 });
-    }
+  /** Puts a state from `read` in force, all targets at once. Reloads go through the configuration reloader, which audits them. */
+  swap(next: RegistryState): void {
     this.state = next;
     this.byId = new Map(next.targets.map((target) => [target.id, target]));
-    await audit.record({ actor, action: 'targets.reloaded', data: { file: next.source, sha256: next.sha256, targets: next.targets.map((target) => target.id) } });
-    return next;
   }
 
-  /** Reloads whenever the file changes (editors replace files, so the folder is watched). */
-  watchFile(audit: AuditLog, onError: (error: unknown) => void): void {
+  /** Calls `onChange` whenever the file changes (editors replace files, so the folder is watched). */
+  watchFile(onChange: () => void): void {
     if (!this.file || this.watcher) return;
     const name = basename(this.file);
-    let timer: NodeJS.Timeout | undefined;
     this.watcher = watch(dirname(this.file), (_event, changed) => {
       if (changed !== name) return;
       // Editors write in several steps: wait for the file to settle.
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        const before = this.state.sha256;
-        this.reload(audit, 'system:targets-watch')
-          .then((state) => state.sha256 === before || undefined)
-          .catch(onError);
-      }, 200);
+      clearTimeout(this.settle);
+      this.settle = setTimeout(onChange, 200);
     });
     this.watcher.unref();
   }
 
   close(): void {
+    clearTimeout(this.settle);
     this.watcher?.close();
     this.watcher = undefined;
   }

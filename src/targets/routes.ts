@@ -1,7 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { AuditLog } from '../audit/index.js';
-import { actorOf } from '../identity/index.js';
-import { principalOf } from '../http/auth.js';
 import type { Target } from './load.js';
 import type { TargetRegistry } from './registry.js';
 
@@ -27,17 +24,12 @@ export function targetView(target: Target): Record<string, unknown> {
   };
 }
 
-/** GET /v1/targets for anyone; POST /v1/admin/reload for target admins. */
-export async function targetRoutes(app: FastifyInstance, options: { targets: TargetRegistry; audit: AuditLog }): Promise<void> {
-  const { targets, audit } = options;
+/** GET /v1/targets for anyone (reloads are src/reload: POST /v1/admin/reload). */
+export async function targetRoutes(app: FastifyInstance, options: { targets: TargetRegistry }): Promise<void> {
+  const { targets } = options;
 
   app.get('/v1/targets', { config: { scope: 'authenticated' } }, async () => {
     const state = targets.current();
     return { source: state.source, sha256: state.sha256, loaded_at: state.loadedAt, targets: state.targets.map(targetView) };
-  });
-
-  app.post('/v1/admin/reload', { config: { scope: 'targets:admin' } }, async (request) => {
-    const state = await targets.reload(audit, actorOf(principalOf(request)));
-    return { reloaded: true, source: state.source, sha256: state.sha256, targets: state.targets.map((target) => target.id) };
   });
 }

@@ -1,1 +1,3 @@
-export { Tokens, CapabilityClaimsSchema, type CapabilityClaims, type MintInput, type MintResult, type TokenSettings } from './service.js';
+export { Tokens, type MintInput, type MintResult, type TokenSettings } from './service.js';
+export { CapabilityClaimsSchema, TokenVerifier, configuredKeySet, localKeySet, type CapabilityClaims, type CapabilityVerifier } from './verifier.js';
+export { SigningKeyRing, rotateSigningKey, type PublicKey, type Rotation } from './keyring.js';

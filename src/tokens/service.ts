@@ -1,30 +1,14 @@
-import { createLocalJWKSet, exportJWK, jwtVerify, SignJWT, errors as joseErrors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { exportJWK, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
 import { v4 as uuidv4 } from 'uuid';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { opHash, readOperation, type Approvals } from '../approvals/index.js';
 import type { TypedOpSchema } from '../operations/schema.js';
-import type { AuditLog, KeyPair } from '../audit/index.js';
+import type { AuditLog } from '../audit/index.js';
+import type { PublicKey, SigningKeyRing } from './keyring.js';
+import { localKeySet, TokenVerifier, type CapabilityClaims, type CapabilityVerifier } from './verifier.js';
 import { AirlockError } from '../errors.js';
 import { actorOf, hasScope, mayUse, type Principal } from '../identity/index.js';
 import { Statement, type Store } from '../store/index.js';
-
-/** The claims of a capability token (DESIGN.md section 2). */
-export const CapabilityClaimsSchema = z.object({
-  iss: z.string(),
-  aud: z.union([z.string(), z.array(z.string())]),
-  sub: z.string(),
-  jti: z.string().min(1),
-  iat: z.number(),
-  nbf: z.number(),
-  exp: z.number(),
-  /** The approval this token executes. */
-  apr: z.string().min(1),
-  env: z.string().min(1),
-  tgt: z.string().min(1),
-  /** sha256 of the RFC 8785 canonical operation. */
-  op: z.string().regex(/^[0-9a-f]{64}$/),
-});
-export type CapabilityClaims = z.infer<typeof CapabilityClaimsSchema>;
 
 export interface MintInput {
   readonly approval_id: string;
@@ -53,41 +37,47 @@ export interface TokenSettings {
 
 const RECORD_MINT = new Statement('update approvals set token_jti = ?, minted_at = ? where id = ?');
 
-/** Clock skew tolerated between the minting and the executing machine. */
-const CLOCK_TOLERANCE_SECONDS = 5;
-
 /**
  * Capability tokens: EdDSA JWTs, minted once per approved request for exactly its operation, target
  * and environment, verified against published public keys only (no shared secret), algorithm pinned.
  */
-export class Tokens {
-  private readonly keySet: JWTVerifyGetKey;
-  private readonly published: Promise<JSONWebKeySet>;
+export class Tokens implements CapabilityVerifier {
+  private readonly verifier: TokenVerifier;
+  /** JWKs by kid: a key's export never changes, and the set is asked for on every JWKS request. */
+  private readonly exported = new Map<string, Promise<JWK>>();
 
   constructor(
     private readonly deps: {
       readonly store: Store;
       readonly audit: AuditLog;
       readonly approvals: Approvals;
-      readonly signing: KeyPair;
-      /** Every public key a token or receipt may be checked against (the signing key among them). */
-      readonly publicKeys: readonly KeyPair[];
+      readonly ring: SigningKeyRing;
+      /** Further keys to publish (the receipt key), which verify receipts, never tokens. */
+      readonly otherPublicKeys: () => readonly PublicKey[];
       readonly settings: TokenSettings;
     },
   ) {
-    this.published = Promise.all(deps.publicKeys.map(async (pair) => ({ ...(await exportJWK(pair.publicKey)), kid: pair.keyId, alg: 'EdDSA', use: 'sig' }) as JWK)).then(
-      (keys) => ({ keys }),
-    );
-    let cached: ReturnType<typeof createLocalJWKSet> | undefined;
-    this.keySet = async (header, token) => {
-      cached ??= createLocalJWKSet(await this.published);
-      return cached(header, token);
-    };
+    this.verifier = new TokenVerifier(localKeySet(() => deps.ring.published()), deps.settings);
   }
 
-  /** The public keys, as /.well-known/jwks.json publishes them. */
-  jwks(): Promise<JSONWebKeySet> {
-    return this.published;
+  /** The public keys, as /.well-known/jwks.json publishes them: token keys (current and retired) and receipt keys. */
+  async jwks(): Promise<JSONWebKeySet> {
+    const keys = [...this.deps.ring.published(), ...this.deps.otherPublicKeys()];
+    return { keys: await Promise.all(keys.map((key) => this.jwkOf(key))) };
+  }
+
+  /** Checks a token against this process's own token keys (the single-process setup). */
+  verify(token: string): Promise<CapabilityClaims> {
+    return this.verifier.verify(token);
+  }
+
+  private jwkOf(key: PublicKey): Promise<JWK> {
+    let jwk = this.exported.get(key.keyId);
+    if (!jwk) {
+      jwk = exportJWK(key.publicKey).then((exported) => ({ ...exported, kid: key.keyId, alg: 'EdDSA', use: 'sig' }));
+      this.exported.set(key.keyId, jwk);
+    }
+    return jwk;
   }
 
   /**
@@ -95,7 +85,8 @@ export class Tokens {
    * requester with gateway:execute; the command and environment must be exactly those approved.
    */
   async mint(principal: Principal, input: MintInput): Promise<MintResult> {
-    const { settings, signing } = this.deps;
+    const { settings } = this.deps;
+    const signing = this.deps.ring.current();
     const requested = opHash(readOperation(input).op);
     const actor = actorOf(principal);
     const outcome = await this.deps.store.transaction(async (tx): Promise<{ refusal: AirlockError } | { result: MintResult }> => {
@@ -155,35 +146,4 @@ export class Tokens {
     }
     return outcome.result;
   }
-
-  /** Verifies signature (EdDSA only, key by kid), issuer, audience, expiry and not-before, and the claims' shape. */
-  async verify(token: string): Promise<CapabilityClaims> {
-    try {
-      const { payload } = await jwtVerify(token, this.keySet, {
-        algorithms: ['EdDSA'],
-        issuer: this.deps.settings.issuer,
-        audience: this.deps.settings.audience,
-        clockTolerance: CLOCK_TOLERANCE_SECONDS,
-        requiredClaims: ['jti', 'iat', 'nbf', 'exp', 'sub'],
-      });
-      const claims = CapabilityClaimsSchema.safeParse(payload);
-      if (!claims.success) throw new AirlockError('token_invalid', 'the token lacks the capability claims', { status: 401 });
-      return claims.data;
-    } catch (error) {
-      throw tokenError(error);
-    }
-  }
-}
-
-function tokenError(error: unknown): AirlockError {
-  if (error instanceof AirlockError) return error;
-  if (error instanceof joseErrors.JWTExpired) return new AirlockError('token_expired', 'the token has expired', { status: 401 });
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    const code = error.claim === 'nbf' ? 'token_not_yet_valid' : 'token_invalid';
-    return new AirlockError(code, error.claim === 'nbf' ? 'the token is not valid yet' : `the token's ${error.claim} claim is not accepted`, { status: 401 });
-  }
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return new AirlockError('token_invalid', 'the token is not signed with EdDSA', { status: 401 });
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return new AirlockError('token_invalid', 'the token is signed by an unknown key', { status: 401 });
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new AirlockError('token_invalid', 'the token signature is invalid', { status: 401 });
-  return new AirlockError('token_invalid', 'the token is malformed', { status: 401 });
 }

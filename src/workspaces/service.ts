@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { AirlockError, messageOf } from '../errors.js';
 import { actorOf, hasScope, type Principal } from '../identity/index.js';
-import type { Store } from '../store/index.js';
+import { isUniqueViolation, type Store } from '../store/index.js';
 import type { WorkspacesTable } from '../store/tables.js';
 import { Confinement } from './confine.js';
 import { WorkspaceFiles, usageOf } from './files.js';
@@ -79,11 +79,6 @@ function view(row: WorkspacesTable): WorkspaceView {
     purged_at: row.purged_at,
     mcp_path: `/v1/workspaces/${row.id}/mcp`,
   };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 function notFound(id: string): AirlockError {

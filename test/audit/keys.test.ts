@@ -1,9 +1,14 @@
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { keyIdOf, loadAuditSigner, loadPublicKeys, verifySignature } from '../../src/audit/index.js';
+import { cleanEnv } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+
+const RACE_WORKER = fileURLToPath(new URL('../fixtures/key-race-worker.mjs', import.meta.url));
 
 describe('audit signing key', () => {
   it('is created once with mode 0600 in a 0700 folder, and its public half is published', () => {
@@ -45,5 +50,33 @@ describe('audit signing key', () => {
     expect(keyIdOf(publicKey)).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(keyIdOf(publicKey)).toBe(keyIdOf(publicKey));
     expect(keyIdOf(generateKeyPairSync('ed25519').publicKey)).not.toBe(keyIdOf(publicKey));
+  });
+
+  it('is created whole by exactly one of several processes starting at once on one keys folder; the others load it', async () => {
+    // Instances sharing a keys folder start together (a Deployment's replicas): none may read a key file
+    // another is still writing, and all must end up with the one key.
+    const dir = tmpDir();
+    const rounds = 250;
+    const startAt = Date.now() + 1500;
+    const outputs = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        new Promise<string>((resolve, reject) => {
+          const child = spawn(process.execPath, [RACE_WORKER, dir, String(rounds), String(startAt)], { env: cleanEnv() });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+          child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+          child.on('error', reject);
+          child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`worker exited ${code}: ${err}`))));
+        }),
+      ),
+    );
+    const results = outputs.map((out) => JSON.parse(out) as { keyIds: Array<string | null>; failures: string[] });
+    expect(results.flatMap((result) => result.failures)).toEqual([]);
+    for (let round = 0; round < rounds; round++) {
+      expect(new Set(results.map((result) => result.keyIds[round])).size, `round ${round}`).toBe(1);
+    }
+    // Nothing staged is left behind.
+    expect(readdirSync(join(dir, 'round-0')).sort()).toEqual(['secret.key', 'token-ed25519.pem', 'token-ed25519.pub.pem']);
   });
 });

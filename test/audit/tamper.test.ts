@@ -2,23 +2,33 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalEvent, chainHash } from '../../src/audit/index.js';
 import { createLogger } from '../../src/http/logger.js';
-import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { openRuntime } from '../../src/runtime.js';
 import { events } from '../helpers/audit.js';
 import { runCli } from '../helpers/cli.js';
-import { createDatabase, dropAppendOnlyTriggers, rawSql, storeKinds, type TestDatabase } from '../helpers/databases.js';
+import { cloneDatabase, createDatabase, dropAppendOnlyTriggers, rawSql, storeKinds, type StoreKind, type TestDatabase } from '../helpers/databases.js';
 import { testConfig } from '../helpers/server.js';
 import { tmpDir } from '../helpers/tmp.js';
 
-/** A data directory with its audit key and a chain of 25 events, checkpoints every 10, in a fresh database. */
-async function chain(kind: Parameters<typeof createDatabase>[0], threads: number): Promise<{ runtime: Runtime; database: TestDatabase; verify: () => ReturnType<typeof runCli> }> {
+/** Per store: a data directory with its audit key and a chain of 25 events, checkpoints every 10, built once. */
+const originals = new Map<StoreKind, Promise<{ database: TestDatabase; dataDir: string }>>();
+
+async function original(kind: StoreKind): Promise<{ database: TestDatabase; dataDir: string }> {
   const database = await createDatabase(kind);
   const dataDir = join(tmpDir(), 'data');
   const config = testConfig({ dataDir, database: { url: database.url }, audit: { checkpointEvery: 10 } });
   const runtime = await openRuntime(config, createLogger('silent'));
   for (let i = 0; i < 25; i++) await runtime.audit.record(events(1));
   await runtime.close();
+  return { database, dataDir };
+}
+
+/** A database of its own holding a copy of that chain (each test tampers with its own), and how to verify it. */
+async function chain(kind: StoreKind, threads: number): Promise<{ database: TestDatabase; verify: () => ReturnType<typeof runCli> }> {
+  if (!originals.has(kind)) originals.set(kind, original(kind));
+  const { database: source, dataDir } = await (originals.get(kind) as ReturnType<typeof original>);
+  const database = await cloneDatabase(source);
   const verify = () => runCli(['audit', 'verify', '--data-dir', dataDir, '--database-url', database.url, '--threads', String(threads)], { cwd: tmpDir() });
-  return { runtime, database, verify };
+  return { database, verify };
 }
 
 // With 3 threads the 25 events are checked as ranges 1-9, 10-18 and 19-25 in worker threads, then stitched.
@@ -63,11 +73,11 @@ describe.each(cases)('audit verify against tampering on $kind with $threads thre
   });
 
   it('catches a rewrite that recomputes every later hash, at the next signed checkpoint', async () => {
-    const { database, verify, runtime } = await chain(kind, threads);
+    const { database, verify } = await chain(kind, threads);
     await dropAppendOnlyTriggers(database);
     // The attacker knows the format: change event 13 and rebuild the chain from there so every link holds.
     const { openStore } = await import('../../src/store/index.js');
-    const store = await openStore(runtime.config.store);
+    const store = await openStore(database.target);
     const rows = await store.db.selectFrom('audit_events').selectAll().where('seq', '>=', 13).orderBy('seq').execute();
     let prev = rows[0]?.prev_hash as string;
     for (const row of rows) {

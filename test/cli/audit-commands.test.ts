@@ -25,7 +25,9 @@ async function populated() {
 describe('audit export and tail', () => {
   it('exports every event as JSON lines equal to the live mirror file, and resumes after --since', async () => {
     const { config, cli } = await populated();
-    const all = await cli('audit', 'export', '--format', 'jsonl');
+    const file = join(tmpDir(), 'out.jsonl');
+    // Independent reads of the same chain, side by side.
+    const [all, since, written] = await Promise.all([cli('audit', 'export', '--format', 'jsonl'), cli('audit', 'export', '--since', '10'), cli('audit', 'export', '--output', file)]);
     expect(all.code).toBe(0);
     const lines = all.stdout.trim().split('\n');
     expect(lines).toHaveLength(12);
@@ -38,11 +40,9 @@ describe('audit export and tail', () => {
     expect(mirrorFile).toBe(join(config.paths.base, 'logs', 'audit.jsonl'));
     expect(readFileSync(mirrorFile as string, 'utf8')).toBe(all.stdout);
 
-    const since = await cli('audit', 'export', '--since', '10');
     expect(since.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([11, 12]);
 
-    const file = join(tmpDir(), 'out.jsonl');
-    expect((await cli('audit', 'export', '--output', file)).code).toBe(0);
+    expect(written.code).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe(all.stdout);
   });
 
@@ -60,11 +60,10 @@ describe('audit export and tail', () => {
 
   it('tails the newest events, readable or as JSON lines', async () => {
     const { cli } = await populated();
-    const human = await cli('audit', 'tail', '-n', '2');
+    const [human, json] = await Promise.all([cli('audit', 'tail', '-n', '2'), cli('audit', 'tail', '-n', '3', '--json')]);
     const humanLines = human.stdout.trim().split('\n');
     expect(humanLines).toHaveLength(2);
     expect(humanLines[0]).toMatch(/^\s*11\s+\S+Z\s+user:alice\s+approval\.decided approval:apr_9\s+env=prd target=web-1\s+\{"decision":"approve"\}$/);
-    const json = await cli('audit', 'tail', '-n', '3', '--json');
     expect(json.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([10, 11, 12]);
   });
 
@@ -99,14 +98,16 @@ describe('audit export and tail', () => {
 
   it('refuses bad options with exit 2 and prints nothing else', async () => {
     const { cli } = await populated();
-    for (const args of [
+    const cases = [
       ['audit', 'export', '--format', 'csv'],
       ['audit', 'export', '--since', '-1'],
       ['audit', 'export', '--since', 'abc'],
       ['audit', 'tail', '-n', '1.5'],
       ['audit', 'verify', '--threads', '0'],
-    ]) {
-      const result = await cli(...args);
+    ];
+    const results = await Promise.all(cases.map((args) => cli(...args)));
+    for (const [index, result] of results.entries()) {
+      const args = cases[index] as string[];
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/error: option .* (argument|must be|Allowed choices)/);
       expect(result.stdout).toBe('');

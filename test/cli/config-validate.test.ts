@@ -50,12 +50,14 @@ describe('airlock config validate', () => {
   it('names where each setting came from', async () => {
     const cwd = tmpDir();
     writeFileSync(join(cwd, 'airlock.yaml'), 'log:\n  level: debug\n');
-    const result = await runCli(['config', 'validate', '--host', '127.0.0.2'], { cwd, env: { GATEWAY_PORT: '5100' } });
+    const result = await runCli(['config', 'validate', '--host', '127.0.0.2', '--role', 'gateway', '--segment', 'production-a'], { cwd, env: { GATEWAY_PORT: '5100' } });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`configuration file: ${join(cwd, 'airlock.yaml')}`);
     expect(result.stdout).toContain(`  log.level = "debug"  (${join(cwd, 'airlock.yaml')})`);
     expect(result.stdout).toContain('  server.port = 5100  (GATEWAY_PORT)');
     expect(result.stdout).toContain('  server.host = "127.0.0.2"  (--host)');
+    expect(result.stdout).toContain('  role = "gateway"  (--role)');
+    expect(result.stdout).toContain('  gateway.segment = "production-a"  (--segment)');
   });
 
   it('exits 2 and lists every problem of an invalid configuration, without a stack trace', async () => {

@@ -1,14 +1,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startWaitingCli } from '../helpers/cli.js';
 import { storeKinds } from '../helpers/databases.js';
 import { REFERENCE_INSTRUCTION, startGate } from '../helpers/gate.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 describe.each(storeKinds())('the command-line client on %s', (kind) => {
+  // One server per store for the whole file: each test makes requests of its own and looks only at them.
+  let gate: Awaited<ReturnType<typeof startGate>>;
+  beforeAll(async () => {
+    gate = await startGate(kind);
+  });
+
   it('passes the reference 8-test suite (airlock smoke)', async () => {
-    const gate = await startGate(kind);
     const result = await runCli(['smoke', '--url', gate.url], {
       cwd: tmpDir(),
       env: { AIRLOCK_REQUEST_KEY: gate.agent, AIRLOCK_READ_KEY: gate.agent, AIRLOCK_DECIDE_KEY: gate.approver },
@@ -19,7 +24,6 @@ describe.each(storeKinds())('the command-line client on %s', (kind) => {
   });
 
   it('smoke fails loudly, with exit 1, when a key cannot decide', async () => {
-    const gate = await startGate(kind);
     const result = await runCli(['smoke', '--url', gate.url, '--json'], { cwd: tmpDir(), env: { AIRLOCK_API_KEY: gate.agent, AIRLOCK_DECIDE_KEY: 'alk_bogus' } });
     const outcomes = JSON.parse(result.stdout) as Array<{ name: string; pass: boolean }>;
     expect(outcomes.filter((outcome) => !outcome.pass).map((outcome) => outcome.name)).toEqual([
@@ -32,11 +36,13 @@ describe.each(storeKinds())('the command-line client on %s', (kind) => {
   });
 
   it('run: requests, waits for a person, mints, executes, and exits with the command\'s code', async () => {
-    const gate = await startGate(kind);
     const env = { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.agent };
-    const quick = await runCli(['run', '--env', 'dev', '--', 'echo', 'hello world'], { cwd: tmpDir(), env });
+    const [quick, failing] = await Promise.all([
+      runCli(['run', '--env', 'dev', '--', 'echo', 'hello world'], { cwd: tmpDir(), env }),
+      runCli(['run', '--env', 'dev', '--', 'ls', '/no/such/path'], { cwd: tmpDir(), env }),
+    ]);
     expect(quick).toMatchObject({ code: 0, stdout: 'hello world\n' });
-    expect((await runCli(['run', '--env', 'dev', '--', 'ls', '/no/such/path'], { cwd: tmpDir(), env })).code).toBe(2);
+    expect(failing.code).toBe(2);
 
     // A MEDIUM request waits until the approver decides.
     const approved = await startWaitingCli(['run', '--env', 'dev', '--', 'kill', '-0', '1'], env);
@@ -54,7 +60,6 @@ describe.each(storeKinds())('the command-line client on %s', (kind) => {
   });
 
   it('request, approvals, token and exec work step by step', async () => {
-    const gate = await startGate(kind);
     const agent = { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.agent };
     const instruction = join(tmpDir(), 'instruction.txt');
     writeFileSync(instruction, REFERENCE_INSTRUCTION);
@@ -74,36 +79,23 @@ describe.each(storeKinds())('the command-line client on %s', (kind) => {
     expect(shown.stdout).toContain(`request ${request.request_id}: EXECUTED`);
   });
 
-  it('explains the policy without a server, and says plainly when the server or key is missing', async () => {
-    const explained = await runCli(['policy', 'explain', '--env', 'prd', '--', 'systemctl', 'restart', 'nginx'], { cwd: tmpDir() });
-    expect(explained.stdout).toContain('HIGH in prd: a person must approve');
-    expect(explained.stdout).toContain('service-control: starts, stops or restarts a service');
-    expect(explained.stdout).toContain('environment: prd raises MEDIUM to HIGH');
-    // Words after -- stay arguments, exactly as `airlock run` sends them.
-    const spaced = await runCli(['policy', 'explain', '--env', 'dev', '--json', '--', 'echo', 'a b'], { cwd: tmpDir() });
-    expect(JSON.parse(spaced.stdout).op).toEqual({ kind: 'exec', argv: ['echo', 'a b'] });
-    const noServer = await runCli(['approvals', 'list', '--url', 'http://127.0.0.1:59998'], { cwd: tmpDir(), env: { AIRLOCK_API_KEY: 'alk_x' } });
-    expect(noServer.stderr).toMatch(/cannot reach Airlock at http:\/\/127\.0\.0\.1:59998: ECONNREFUSED \[server_unreachable\]/);
-    const noKey = await runCli(['approvals', 'list'], { cwd: tmpDir() });
-    expect(noKey.stderr).toContain('set AIRLOCK_API_KEY');
-    expect(noKey.code).toBe(1);
-  });
-
   it('op: runs typed operations through the gate, arguments as key=value, content from a file', async () => {
-    const gate = await startGate(kind);
     const env = { AIRLOCK_URL: gate.url, AIRLOCK_API_KEY: gate.agent };
     const dir = tmpDir();
     const path = join(dir, 'app.conf');
     writeFileSync(path, 'old\n');
 
-    const read = await runCli(['op', '--env', 'dev', 'file.read', `path=${path}`, 'max_bytes=2'], { cwd: dir, env });
+    // Independent reads, side by side.
+    const [read, bad, missing] = await Promise.all([
+      runCli(['op', '--env', 'dev', 'file.read', `path=${path}`, 'max_bytes=2'], { cwd: dir, env }),
+      runCli(['op', '--env', 'dev', 'file.read', 'path'], { cwd: dir, env }),
+      runCli(['op', '--env', 'dev', 'file.read', `path=${join(dir, 'none')}`], { cwd: dir, env }),
+    ]);
     expect(read.code, read.stderr).toBe(0);
     expect(JSON.parse(read.stdout)).toMatchObject({ path, size: 4, truncated: true, text: 'ol' });
 
-    const bad = await runCli(['op', '--env', 'dev', 'file.read', 'path'], { cwd: dir, env });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('"path" is not key=value');
-    const missing = await runCli(['op', '--env', 'dev', 'file.read', `path=${join(dir, 'none')}`], { cwd: dir, env });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('file_not_found');
 
@@ -117,5 +109,25 @@ describe.each(storeKinds())('the command-line client on %s', (kind) => {
     const result = JSON.parse(writing.output.stdout) as { backup_path: string };
     expect(readFileSync(path, 'utf8')).toBe('new\n');
     expect(readFileSync(result.backup_path, 'utf8')).toBe('old\n');
+  });
+});
+
+describe('the command-line client without a server', () => {
+  it('explains the policy without a server, and says plainly when the server or key is missing', async () => {
+    // Independent invocations, side by side.
+    const [explained, spaced, noServer, noKey] = await Promise.all([
+      runCli(['policy', 'explain', '--env', 'prd', '--', 'systemctl', 'restart', 'nginx'], { cwd: tmpDir() }),
+      // Words after -- stay arguments, exactly as `airlock run` sends them.
+      runCli(['policy', 'explain', '--env', 'dev', '--json', '--', 'echo', 'a b'], { cwd: tmpDir() }),
+      runCli(['approvals', 'list', '--url', 'http://127.0.0.1:59998'], { cwd: tmpDir(), env: { AIRLOCK_API_KEY: 'alk_x' } }),
+      runCli(['approvals', 'list'], { cwd: tmpDir() }),
+    ]);
+    expect(explained.stdout).toContain('HIGH in prd: a person must approve');
+    expect(explained.stdout).toContain('service-control: starts, stops or restarts a service');
+    expect(explained.stdout).toContain('environment: prd raises MEDIUM to HIGH');
+    expect(JSON.parse(spaced.stdout).op).toEqual({ kind: 'exec', argv: ['echo', 'a b'] });
+    expect(noServer.stderr).toMatch(/cannot reach Airlock at http:\/\/127\.0\.0\.1:59998: ECONNREFUSED \[server_unreachable\]/);
+    expect(noKey.stderr).toContain('set AIRLOCK_API_KEY');
+    expect(noKey.code).toBe(1);
   });
 });

@@ -18,12 +18,15 @@ describe('people on the command line', () => {
     const admin = { AIRLOCK_DATA_DIR: database.paths.base, AIRLOCK_DATABASE_URL: gate.database.url };
     const client = { AIRLOCK_URL: gate.url, AIRLOCK_CREDENTIALS_FILE: join(cwd, 'credentials.json') };
 
-    const added = await runCli(['users', 'add', 'alice', '--role', 'approver', '--password-stdin'], { cwd, env: admin, input: `${PASSWORD}\n` });
-    expect(added).toMatchObject({ code: 0, stdout: 'added user alice with the role approver\n' });
-    const weak = await runCli(['users', 'add', 'bob', '--role', 'approver', '--password-stdin'], { cwd, env: admin, input: 'bob12345\n' });
+    // Three people at once: independent additions to the same store.
+    const [added, weak, generated] = await Promise.all([
+      runCli(['users', 'add', 'alice', '--role', 'approver', '--password-stdin'], { cwd, env: admin, input: `${PASSWORD}\n` }),
+      runCli(['users', 'add', 'bob', '--role', 'approver', '--password-stdin'], { cwd, env: admin, input: 'bob12345\n' }),
+      runCli(['users', 'add', 'carl', '--role', 'auditor'], { cwd, env: admin }),
+    ]);
+    expect(added, added.stderr).toMatchObject({ code: 0, stdout: 'added user alice with the role approver\n' });
     expect(weak.code).toBe(1);
     expect(weak.stderr).toContain('weak_password');
-    const generated = await runCli(['users', 'add', 'carl', '--role', 'auditor'], { cwd, env: admin });
     expect(generated.stdout).toMatch(/^password \(shown only now\): [\w-]{24}$/m);
 
     const login = await runCli(['login', '--user', 'alice', '--password-stdin'], { cwd, env: client, input: `${PASSWORD}\n` });
@@ -74,10 +77,12 @@ describe('people on the command line', () => {
     expect(accepted.code).toBe(0);
     expect(accepted.stdout).toContain('admin user:     root (password from AIRLOCK_BOOTSTRAP_ADMIN_PASSWORD)');
     expect(accepted.stdout).not.toContain(PASSWORD);
-    const users = await runCli(['users', 'list', '--json'], { cwd, env: { AIRLOCK_DATABASE_URL: database.url } });
-    // The first admin API key belongs to the first admin.
+    const [users, keys] = await Promise.all([
+      runCli(['users', 'list', '--json'], { cwd, env: { AIRLOCK_DATABASE_URL: database.url } }),
+      runCli(['keys', 'list', '--json'], { cwd, env: { AIRLOCK_DATABASE_URL: database.url } }),
+    ]);
     expect(JSON.parse(users.stdout)).toEqual([expect.objectContaining({ username: 'root', role: 'admin', kind: 'human' })]);
-    const keys = await runCli(['keys', 'list', '--json'], { cwd, env: { AIRLOCK_DATABASE_URL: database.url } });
+    // The first admin API key belongs to the first admin.
     expect(JSON.parse(keys.stdout)).toEqual([expect.objectContaining({ name: 'admin', owner: 'root', scopes: ['admin'] })]);
   });
 });

@@ -14,18 +14,18 @@ describe('airlock keys', () => {
     expect(list.stdout).not.toContain(key.key.slice(13));
     const revoked = await runCli(['keys', 'revoke', key.prefix], { cwd });
     expect(revoked.stdout).toContain(`revoked API key "ci-agent" (${key.prefix})`);
-    expect((await runCli(['keys', 'list'], { cwd })).stdout).toMatch(/ci-agent .* revoked \d{4}-/);
-    const again = await runCli(['keys', 'revoke', key.prefix], { cwd });
+    const [listed, again] = await Promise.all([runCli(['keys', 'list'], { cwd }), runCli(['keys', 'revoke', key.prefix], { cwd })]);
+    expect(listed.stdout).toMatch(/ci-agent .* revoked \d{4}-/);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/was revoked at .* \[key_already_revoked\]/);
   });
 
   it('refuses unknown scopes and a missing name with exit 2', async () => {
     const cwd = tmpDir();
-    const bad = await runCli(['keys', 'create', '--name', 'x', '--scope', 'approvals:read,root'], { cwd });
+    const [bad, unnamed] = await Promise.all([runCli(['keys', 'create', '--name', 'x', '--scope', 'approvals:read,root'], { cwd }), runCli(['keys', 'create', '--scope', 'admin'], { cwd })]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown scope root');
-    expect((await runCli(['keys', 'create', '--scope', 'admin'], { cwd })).code).toBe(2);
+    expect(unnamed.code).toBe(2);
     expect((await runCli(['keys', 'list'], { cwd })).stdout.trim()).toBe('no API keys');
   });
 });

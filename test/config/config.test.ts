@@ -232,6 +232,7 @@ describe('--instance-id', () => {
     'keysDir',
     'auditKeyFile',
     'auditPublicKeyFile',
+    'retiredKeysDir',
     'tokenKeyFile',
     'receiptKeyFile',
     'accessKeyFile',
@@ -266,6 +267,35 @@ describe('--instance-id', () => {
     }
     expect(a.store).toEqual({ dialect: 'sqlite', file: a.paths.defaultDatabaseFile });
     expect(b.store).toEqual({ dialect: 'sqlite', file: b.paths.defaultDatabaseFile });
+  });
+
+  it('shares one keys folder between instances when keys.dir names it', () => {
+    const cwd = tmpDir();
+    const env = { AIRLOCK_DATA_DIR: 'shared', AIRLOCK_KEYS_DIR: 'keys' };
+    const a = valid({ cwd, env, flags: { instanceId: 'api-1' } }).config;
+    const b = valid({ cwd, env, flags: { instanceId: 'api-2' } }).config;
+    expect(a.sources['keys.dir']).toBe('AIRLOCK_KEYS_DIR');
+    for (const key of ['keysDir', 'retiredKeysDir', 'tokenKeyFile', 'receiptKeyFile', 'accessKeyFile', 'secretKeyFile', 'auditKeyFile'] as const) {
+      expect(a.paths[key], key).toBe(b.paths[key]);
+      expect(within(a.paths[key], join(cwd, 'keys')), key).toBe(true);
+    }
+    // Everything else stays apart.
+    expect(a.paths.stateDir).not.toBe(b.paths.stateDir);
+    expect(a.paths.defaultDatabaseFile).not.toBe(b.paths.defaultDatabaseFile);
+  });
+
+  it('takes the role, segment, gateway URL and JWKS source from the environment and refuses bad ones', () => {
+    const { config } = valid({ env: { AIRLOCK_ROLE: 'gateway', AIRLOCK_SEGMENT: 'production-a', AIRLOCK_JWKS_URL: 'http://api:5002/.well-known/jwks.json', AIRLOCK_GATEWAY_URL: 'http://gw:5002/' } });
+    expect(config.role).toBe('gateway');
+    expect(config.gateway.segment).toBe('production-a');
+    expect(config.gateway.url).toBe('http://gw:5002');
+    expect(config.tokens.jwksUrl).toBe('http://api:5002/.well-known/jwks.json');
+    const { problems } = problemsOf({ env: { AIRLOCK_ROLE: 'worker', AIRLOCK_SEGMENT: 'Prod A', AIRLOCK_JWKS_URL: 'ftp://x' } });
+    const text = problems.join('\n');
+    expect(text).toMatch(/^role.*AIRLOCK_ROLE/m);
+    expect(text).toMatch(/^gateway\.segment.*AIRLOCK_SEGMENT/m);
+    expect(text).toMatch(/^tokens\.jwksUrl.*AIRLOCK_JWKS_URL/m);
+    expect(problemsOf({ env: { AIRLOCK_JWKS_URL: 'http://api/jwks', AIRLOCK_JWKS_FILE: 'jwks.json' } }).problems.join('\n')).toMatch(/either jwksUrl or jwksFile/);
   });
 
   it('takes the instance id from AIRLOCK_INSTANCE_ID too', () => {

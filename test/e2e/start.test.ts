@@ -27,10 +27,9 @@ describe('starting Airlock as a user does', () => {
     expect(await server.exited).toBe(0);
     expect(server.output()).toContain('"msg":"airlock stopped"');
 
-    const tail = await runCli(['audit', 'tail', '--json'], { cwd });
+    const [tail, verify] = await Promise.all([runCli(['audit', 'tail', '--json'], { cwd }), runCli(['audit', 'verify'], { cwd })]);
     const actions = tail.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { action: string }).action);
     expect(actions).toEqual(['user.created', 'server.started', 'server.stopped']);
-    const verify = await runCli(['audit', 'verify'], { cwd });
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain('1 signed checkpoint(s) verified');
   });
@@ -42,8 +41,7 @@ describe('starting Airlock as a user does', () => {
       expect(init.code).toBe(0);
       expect(init.stdout).toContain(join(cwd, '.airlock', 'instances', instance, 'keys', 'audit-ed25519.pem'));
     }
-    const a = await runCli(['config', 'validate', '--json', '--instance-id', 'bot-a'], { cwd });
-    const b = await runCli(['config', 'validate', '--json', '--instance-id', 'ops-a'], { cwd });
+    const [a, b] = await Promise.all([runCli(['config', 'validate', '--json', '--instance-id', 'bot-a'], { cwd }), runCli(['config', 'validate', '--json', '--instance-id', 'ops-a'], { cwd })]);
     const pathsA = Object.values((JSON.parse(a.stdout) as { paths: Record<string, string> }).paths);
     const pathsB = new Set(Object.values((JSON.parse(b.stdout) as { paths: Record<string, string> }).paths));
     expect(pathsA.length).toBeGreaterThan(5);
@@ -60,7 +58,8 @@ describe('starting Airlock as a user does', () => {
         .trim()
         .split('\n')
         .map((line) => (JSON.parse(line) as { action: string }).action);
-    expect(await actions('bot-a')).toEqual(['system.initialized', 'user.created', 'key.created', 'server.started', 'server.stopped']);
-    expect(await actions('ops-a')).toEqual(['system.initialized', 'user.created', 'key.created']);
+    const [botA, opsA] = await Promise.all([actions('bot-a'), actions('ops-a')]);
+    expect(botA).toEqual(['system.initialized', 'user.created', 'key.created', 'server.started', 'server.stopped']);
+    expect(opsA).toEqual(['system.initialized', 'user.created', 'key.created']);
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll } from 'vitest';
@@ -39,6 +40,30 @@ export async function createDatabase(kind: StoreKind): Promise<TestDatabase> {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return { kind, url: url.toString(), target: target(url.toString()) };
+}
+
+/**
+ * A copy of `source` as it is now, under a new name (a copied SQLite file, or a PostgreSQL database
+ * made from `source` as its template): for tests that each change one of several identical databases.
+ * Nothing may be connected to `source` while it is copied.
+ */
+export async function cloneDatabase(source: TestDatabase): Promise<TestDatabase> {
+  if (source.kind === 'sqlite') {
+    const from = (source.target as { file: string }).file;
+    const file = join(tmpDir(), 'airlock.db');
+    copyFileSync(from, file);
+    for (const suffix of ['-wal', '-shm']) if (existsSync(from + suffix)) copyFileSync(from + suffix, file + suffix);
+    const url = `sqlite:${file}`;
+    return { kind: source.kind, url, target: target(url) };
+  }
+  const adminUrl = process.env.AIRLOCK_TEST_DATABASE_URL;
+  if (!adminUrl) throw new Error('AIRLOCK_TEST_DATABASE_URL is not set');
+  const name = `airlock_t_${randomBytes(6).toString('hex')}`;
+  await admin(adminUrl, `create database ${name} template ${new URL(source.url).pathname.slice(1)}`);
+  drops.push(() => admin(adminUrl, `drop database if exists ${name} with (force)`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { kind: source.kind, url: url.toString(), target: target(url.toString()) };
 }
 
 /** A fresh database with the schema in place, opened. */

@@ -89,6 +89,8 @@ const ACCESS: Record<string, string> = {
   'GET /v1/audit/status': 'audit:read',
   'POST /v1/audit/verify': 'audit:read',
   'GET /v1/audit/export': 'audit:read',
+  'GET /v1/incidents': 'audit:read',
+  'POST /v1/incidents': 'admin',
   'GET /v1/admin/status': 'admin',
   'POST /v1/admin/validate': 'targets:admin',
 };

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/http/logger.js';
+import { bootstrapAdmin } from '../../src/identity/index.js';
+import { openRuntime } from '../../src/runtime.js';
 import { createDatabase, storeKinds } from '../helpers/databases.js';
 import { bearer, http } from '../helpers/http.js';
 import { login } from '../helpers/identity.js';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer, testConfig } from '../helpers/server.js';
 
 const SECRET = 'introspection-secret-of-enough-length-0123';
 const PASSWORD = 'Violet-Has-A-Long-Passphrase-3';
@@ -123,5 +126,27 @@ describe.each(storeKinds())('users, keys and introspection on %s', (kind) => {
     const response = await http('POST', `${server.url}/v1/auth/introspect`, { headers: bearer(SECRET), json: { token: 'x' } });
     expect(response.status).toBe(404);
     expect(response.body.code).toBe('introspection_disabled');
+  });
+});
+
+describe.each(storeKinds())('several instances starting at once on one %s store', (kind) => {
+  it('creates the first admin once; the other instances find it and start', async () => {
+    const database = await createDatabase(kind);
+    const runtime = await openRuntime(testConfig({ database: { url: database.url } }), createLogger('silent'));
+    try {
+      // What each instance's start does, all at once before any of them committed.
+      const settings = { bootstrapAdmin: 'admin', bootstrapPassword: PASSWORD };
+      const results = await Promise.all(Array.from({ length: 4 }, (_, i) => bootstrapAdmin(runtime.users, settings, `system:instance-${i}`)));
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      expect(results.every((result) => result.username === 'admin')).toBe(true);
+      expect(await runtime.users.count('human')).toBe(1);
+
+      // Any two creations racing for one name: one wins, the other is told the name is taken.
+      const raced = await Promise.allSettled(Array.from({ length: 6 }, () => runtime.users.create({ username: 'deployer', role: 'auditor', kind: 'service', actor: 'test' })));
+      expect(raced.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+      for (const result of raced.filter((entry) => entry.status === 'rejected')) expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'user_exists', status: 409 });
+    } finally {
+      await runtime.close();
+    }
   });
 });

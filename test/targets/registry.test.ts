@@ -104,6 +104,10 @@ describe('targets.yaml', () => {
       all = (error as { details: { problems: string[] } }).details.problems;
     }
     expect(all.length).toBeGreaterThanOrEqual(2);
+
+    // An API instance holds no executor credential: the same missing key file is no problem there.
+    const ssh = fileWith(`targets:\n  a: { executor: ssh, capabilities: [exec], connection: { host: h, username: u, host_key: "${FINGERPRINT}", key_path: /no/such/key } }\n`);
+    expect(loadTargetsFile(ssh, { ...config, role: 'api' }, {}).targets.map((target) => target.id)).toContain('a');
   });
 
   it('is checked by airlock config validate, which exits 2 listing the problems', async () => {
@@ -181,9 +185,10 @@ describe('reloading the registry', () => {
 
     writeFileSync(file, 'targets:\n  one: { executor: telnet }\n');
     const broken = await http('POST', `${server.url}/v1/admin/reload`, { headers: bearer(key) });
-    expect(broken.status).toBe(400);
-    expect(broken.body.code).toBe('targets_invalid');
+    expect(broken.status).toBe(422);
+    expect(broken.body.code).toBe('config_reload_failed');
     expect(broken.body.problems.length).toBeGreaterThan(0);
+    for (const problem of broken.body.problems) expect(problem).toMatch(new RegExp(`^${file}: `));
     // Still serving, with the registry it had.
     expect(await ids()).toEqual(['one', 'two']);
     const shadowed = await http('POST', `${server.url}/v1/approvals`, { headers: bearer(key), json: { worker_id: 'w', task_name: 't', command: 'uptime', deployment_env: 'test', target: 'two' } });

@@ -15,13 +15,17 @@ describe('airlock workspaces', () => {
     const workspace = JSON.parse(created.stdout) as { id: string; quota_bytes: number; labels: Record<string, string>; mcp_path: string };
     expect(workspace).toMatchObject({ quota_bytes: 2 * 1024 * 1024, labels: { ticket: 'OPS-42' } });
 
-    const listed = await runCli(['workspaces', 'list'], { cwd, env: as(gate.alice) });
+    // Independent reads, side by side.
+    const [listed, listedByBob, shown, hidden] = await Promise.all([
+      runCli(['workspaces', 'list'], { cwd, env: as(gate.alice) }),
+      runCli(['workspaces', 'list'], { cwd, env: as(gate.bob) }),
+      runCli(['workspaces', 'show', workspace.id], { cwd, env: as(gate.alice) }),
+      runCli(['workspaces', 'show', workspace.id], { cwd, env: as(gate.bob) }),
+    ]);
     expect(listed.stdout).toMatch(new RegExp(`^${workspace.id}  demo\\s+alice\\s+directory\\s+2M  active\\n$`));
-    expect((await runCli(['workspaces', 'list'], { cwd, env: as(gate.bob) })).stdout).toBe('no workspaces\n');
-    const shown = await runCli(['workspaces', 'show', workspace.id], { cwd, env: as(gate.alice) });
+    expect(listedByBob.stdout).toBe('no workspaces\n');
     expect(shown.stdout).toContain(`MCP       ${gate.url}/v1/workspaces/${workspace.id}/mcp`);
     expect(shown.stdout).toContain('quota     2M, 0B used');
-    const hidden = await runCli(['workspaces', 'show', workspace.id], { cwd, env: as(gate.bob) });
     expect(hidden.code).toBe(1);
     expect(hidden.stderr).toContain('[workspace_not_found]');
 
@@ -43,7 +47,11 @@ describe('airlock workspaces', () => {
       ['workspace.deleted', 'key'],
       ['workspace.purged', 'cli'],
     ]);
-    expect((await runCli(['workspaces', 'create', 'bad/name'], { cwd, env: as(gate.alice) })).code).toBe(1);
-    expect((await runCli(['workspaces', 'create', 'x', '--quota', 'lots'], { cwd, env: as(gate.alice) })).code).toBe(2);
+    const [badName, badQuota] = await Promise.all([
+      runCli(['workspaces', 'create', 'bad/name'], { cwd, env: as(gate.alice) }),
+      runCli(['workspaces', 'create', 'x', '--quota', 'lots'], { cwd, env: as(gate.alice) }),
+    ]);
+    expect(badName.code).toBe(1);
+    expect(badQuota.code).toBe(2);
   });
 });
