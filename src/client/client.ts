@@ -219,6 +219,10 @@ export class AirlockClient {
    * turns the execution's result into the tool's return value. `fn` runs only after an approved
    * execution: a rejection, expiry, timeout or error throws instead and `fn` never runs.
    */
+  // The arguments' types come from describe (NoInfer): declare them there, and fn's follow.
+  gate<A extends unknown[], R>(fn: (result: ExecuteResponse, ...args: NoInfer<A>) => R | Promise<R>, options: GateOptions<A>): (...args: A) => Promise<R>;
+  // An fn that needs only the result.
+  gate<A extends unknown[], R>(fn: (result: ExecuteResponse) => R | Promise<R>, options: GateOptions<A>): (...args: A) => Promise<R>;
   gate<A extends unknown[], R>(fn: (result: ExecuteResponse, ...args: A) => R | Promise<R>, options: GateOptions<A>): (...args: A) => Promise<R> {
     return gate(this, fn, options);
   }
