@@ -25,9 +25,9 @@ interface ToolDefinition {
   readonly type: 'function';
   readonly function: { readonly name: string; readonly description: string; readonly parameters: Record<string, unknown> };
 }
-type AssistantMessage = Extract<Message, { role: 'assistant' }>;
-/** One step of a model: the conversation and the tools in, the assistant's message out. */
-type ChatModel = (messages: readonly Message[], tools: readonly ToolDefinition[]) => Promise<AssistantMessage>;
+type ModelReply = Extract<Message, { role: 'assistant' }>;
+/** One step of a model: the conversation and the tools in, its reply out. */
+type ChatModel = (messages: readonly Message[], tools: readonly ToolDefinition[]) => Promise<ModelReply>;
 
 // ── the tools, each behind the gate ─────────────────────────────────────────────────────────────
 const airlock = new AirlockClient({ url: process.env.AIRLOCK_URL ?? 'http://127.0.0.1:5002', apiKey: process.env.AIRLOCK_API_KEY, workerId: 'tool-call-loop' });
@@ -92,7 +92,7 @@ export function openAiModel(apiKey: string, model = 'gpt-4o-mini'): ChatModel {
       body: JSON.stringify({ model, messages, tools: toolDefinitions }),
     });
     if (!response.ok) throw new Error(`OpenAI answered ${response.status}: ${await response.text()}`);
-    const body = (await response.json()) as { choices: Array<{ message: AssistantMessage }> };
+    const body = (await response.json()) as { choices: Array<{ message: ModelReply }> };
     return body.choices[0]?.message ?? { role: 'assistant', content: '' };
   };
 }
@@ -120,7 +120,7 @@ interface ToolResultBlock {
   readonly is_error?: boolean;
 }
 
-/** The `tool_result` blocks of the next user message, for the `tool_use` blocks of an assistant reply. */
+/** The `tool_result` blocks of the next user message, for the `tool_use` blocks of a model reply. */
 export async function anthropicToolResults(content: ReadonlyArray<{ readonly type: string }>): Promise<ToolResultBlock[]> {
   const uses = content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
   return Promise.all(
