@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AirlockClient, AirlockNetworkError, AirlockRateLimitError, AirlockServerError, type DomainEvent } from '../../src/client/index.js';
+import { startGate } from '../helpers/gate.js';
 
 /**
  * A stand-in server that fails in a scripted way: each incoming request takes the next step of the
@@ -149,5 +150,16 @@ describe('retries: only calls that are safe to repeat', () => {
     const connections = arrivals.filter((arrival) => arrival.key === 'GET /v1/events');
     expect(connections.map((arrival) => arrival.headers['last-event-id'])).toEqual([undefined, '2', '2']);
     expect(connections.every((arrival) => arrival.headers.accept === 'text/event-stream')).toBe(true);
+  });
+
+  it('a real server over its rate limit: a typed 429 with its Retry-After', async () => {
+    const gate = await startGate('sqlite', { rateLimit: { apiPerMinute: 2 } });
+    const agent = new AirlockClient({ url: gate.url, apiKey: gate.agent, retries: 0 });
+    await agent.requests.list();
+    await agent.requests.list();
+    const error = await agent.requests.list().catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(AirlockRateLimitError);
+    expect(error).toMatchObject({ status: 429, code: 'rate_limited', retryAfterMs: expect.any(Number) });
+    expect((error as AirlockRateLimitError).retryAfterMs).toBeGreaterThan(0);
   });
 });
