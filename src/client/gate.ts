@@ -66,50 +66,54 @@ function approvedOperation(request: ApprovalView): Operation {
   return { command: request.command };
 }
 
-/** A signal that aborts when any of `signals` does. */
-function eitherSignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+/** A signal that aborts when any of `signals` does, and `release` to stop listening to them (call it when done). */
+function eitherSignal(...signals: (AbortSignal | undefined)[]): { signal: AbortSignal | undefined; release: () => void } {
   const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  if (present.length <= 1) return present[0];
+  if (present.length <= 1) return { signal: present[0], release: () => undefined };
   const controller = new AbortController();
-  for (const signal of present) {
-    if (signal.aborted) {
-      controller.abort(signal.reason);
-      break;
-    }
-    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true, signal: controller.signal });
-  }
-  return controller.signal;
+  const listeners = present.map((signal) => {
+    const listener = (): void => controller.abort(signal.reason);
+    if (signal.aborted) controller.abort(signal.reason);
+    else signal.addEventListener('abort', listener, { once: true });
+    return () => signal.removeEventListener('abort', listener);
+  });
+  return { signal: controller.signal, release: () => listeners.forEach((remove) => remove()) };
 }
 
 /** Request → decision → token → execution, each step through the real API, as the server's own MCP `run` does. */
 export async function runOperation(client: AirlockClient, description: GateDescription, options: RunOptions): Promise<RunResult> {
   if (!options.environment) throw new AirlockClientError('invalid_options', 'give the environment to run in (e.g. { environment: "dev" })');
-  const signal = eitherSignal(options.signal, description.signal);
-  const operation = operationOf(description);
-  const taskName = description.task_name ?? ('command' in operation ? operation.command.slice(0, 500) : operation.op.name);
-  const created = await client.requests.create(
-    {
-      ...operation,
-      task_name: taskName,
-      deployment_env: options.environment,
-      ...(options.target !== undefined ? { target: options.target } : {}),
-      ...(description.instruction !== undefined ? { instruction: description.instruction } : {}),
-      ...(description.worker_id !== undefined ? { worker_id: description.worker_id } : {}),
-      ...(description.challenge_id !== undefined ? { challenge_id: description.challenge_id } : {}),
-    },
-    { signal },
-  );
-  options.onRequest?.(created);
-  const request = created.status === 'PENDING' ? await client.waitForDecision(created.request_id, { signal, timeoutMs: options.timeoutMs }) : created;
-  if (request.status === 'REJECTED') throw new AirlockRejectedError(request);
-  if (request.status === 'EXPIRED') throw new AirlockExpiredError(request);
-  if (request.status !== 'APPROVED') throw new AirlockClientError('request_not_approved', `request ${request.request_id} is ${request.status}, not APPROVED`);
+  const { signal, release } = eitherSignal(options.signal, description.signal);
+  try {
+    const operation = operationOf(description);
+    const taskName = description.task_name ?? ('command' in operation ? operation.command.slice(0, 500) : operation.op.name);
+    const created = await client.requests.create(
+      {
+        ...operation,
+        task_name: taskName,
+        deployment_env: options.environment,
+        ...(options.target !== undefined ? { target: options.target } : {}),
+        ...(description.instruction !== undefined ? { instruction: description.instruction } : {}),
+        ...(description.worker_id !== undefined ? { worker_id: description.worker_id } : {}),
+        ...(description.challenge_id !== undefined ? { challenge_id: description.challenge_id } : {}),
+      },
+      { signal },
+    );
+    options.onRequest?.(created);
+    const request = created.status === 'PENDING' ? await client.waitForDecision(created.request_id, { signal, timeoutMs: options.timeoutMs }) : created;
+    if (request.status === 'REJECTED') throw new AirlockRejectedError(request);
+    if (request.status === 'EXPIRED') throw new AirlockExpiredError(request);
+    if (request.status !== 'APPROVED') throw new AirlockClientError('request_not_approved', `request ${request.request_id} is ${request.status}, not APPROVED`);
 
-  const approved = approvedOperation(request);
-  const where = { approval_id: request.request_id, environment: request.environment };
-  const minted = await client.tokens.mint({ ...where, ...approved }, { signal });
-  const execution = await client.execute(minted.token, { ...where, ...approved }, { signal });
-  return { request, execution };
+    const approved = approvedOperation(request);
+    const where = { approval_id: request.request_id, environment: request.environment };
+    const minted = await client.tokens.mint({ ...where, ...approved }, { signal });
+    const execution = await client.execute(minted.token, { ...where, ...approved }, { signal });
+    return { request, execution };
+  } finally {
+    // A long-lived signal of the options must not collect a listener per call.
+    release();
+  }
 }
 
 /** See AirlockClient.gate. */

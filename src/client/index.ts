@@ -3,7 +3,7 @@
  * Deno, Bun, workers), and `gate()` to put an agent's tools behind Airlock's approvals.
  * It imports nothing from the server at run time: its types come from the server's schemas, erased.
  */
-export { AirlockClient, createClient, type AirlockClientOptions, type WaitOptions } from './client.js';
+export { AirlockClient, AirlockClient as Airlock, createClient, type AirlockClientOptions, type WaitOptions } from './client.js';
 export { commandLine, type GateDescription, type GateOptions, type RunOptions, type RunResult } from './gate.js';
 export { verifyReceipt, sha256Hex, type VerifyReceiptOptions } from './receipts.js';
 export type { EventStreamOptions } from './streams.js';

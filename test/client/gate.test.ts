@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +155,13 @@ describe('gate(): a tool behind the approval gate', () => {
     await approver.requests.approve(request.request_id);
     expect(await agent.requests.get(request.request_id)).toMatchObject({ status: 'APPROVED', minted_at: null });
     expect(bodyRuns).toBe(before);
+  });
+
+  it('a long-lived signal in the options keeps no listener of calls that ended', async () => {
+    const lifetime = new AbortController();
+    const echo = agent.gate((result) => result.stdout, { environment: 'dev', signal: lifetime.signal, describe: (word: string, call: AbortSignal) => ({ argv: ['echo', word], signal: call }) });
+    for (const word of ['one', 'two', 'three']) expect(await echo(word, new AbortController().signal)).toBe(`${word}\n`);
+    expect(getEventListeners(lifetime.signal, 'abort')).toHaveLength(0);
   });
 
   it('a command that runs and fails reaches fn, which decides what the tool returns', async () => {
