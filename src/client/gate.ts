@@ -1,5 +1,6 @@
 import { AirlockClientError, AirlockExpiredError, AirlockRejectedError } from './errors.js';
 import type { AirlockClient, WaitOptions } from './client.js';
+import { linkedSignal } from './signals.js';
 import type { ApprovalView, ExecuteResponse, TypedOperation } from './types.js';
 
 /** What one call would run, and how to present it to the people who decide. */
@@ -66,24 +67,10 @@ function approvedOperation(request: ApprovalView): Operation {
   return { command: request.command };
 }
 
-/** A signal that aborts when any of `signals` does, and `release` to stop listening to them (call it when done). */
-function eitherSignal(...signals: (AbortSignal | undefined)[]): { signal: AbortSignal | undefined; release: () => void } {
-  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  if (present.length <= 1) return { signal: present[0], release: () => undefined };
-  const controller = new AbortController();
-  const listeners = present.map((signal) => {
-    const listener = (): void => controller.abort(signal.reason);
-    if (signal.aborted) controller.abort(signal.reason);
-    else signal.addEventListener('abort', listener, { once: true });
-    return () => signal.removeEventListener('abort', listener);
-  });
-  return { signal: controller.signal, release: () => listeners.forEach((remove) => remove()) };
-}
-
 /** Request → decision → token → execution, each step through the real API, as the server's own MCP `run` does. */
 export async function runOperation(client: AirlockClient, description: GateDescription, options: RunOptions): Promise<RunResult> {
   if (!options.environment) throw new AirlockClientError('invalid_options', 'give the environment to run in (e.g. { environment: "dev" })');
-  const { signal, release } = eitherSignal(options.signal, description.signal);
+  const { signal, release } = linkedSignal(options.signal, description.signal);
   try {
     const operation = operationOf(description);
     const taskName = description.task_name ?? ('command' in operation ? operation.command.slice(0, 500) : operation.op.name);

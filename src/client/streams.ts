@@ -1,16 +1,8 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { AirlockApiError, AirlockClientError, abortReason } from './errors.js';
+import { linkedSignal } from './signals.js';
 import { sleep, type Transport } from './transport.js';
 import type { DomainEvent } from './types.js';
-
-/** A signal that aborts when `outer` does, or when the returned `abort` is called. */
-function linkedController(outer: AbortSignal | undefined): { signal: AbortSignal; abort: () => void; unlink: () => void } {
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(outer?.reason);
-  if (outer?.aborted) controller.abort(outer.reason);
-  else outer?.addEventListener('abort', onAbort, { once: true });
-  return { signal: controller.signal, abort: () => controller.abort(), unlink: () => outer?.removeEventListener('abort', onAbort) };
-}
 
 /** The body of a response as text chunks, decoded as UTF-8 across chunk boundaries. */
 async function* textOf(response: Response): AsyncGenerator<string> {
@@ -70,7 +62,7 @@ const MAX_RECONNECT_MS = 30_000;
  * typed error; an abort ends it with the abort reason.
  */
 export async function* eventStream(transport: Transport, options: EventStreamOptions = {}): AsyncGenerator<DomainEvent, void, undefined> {
-  const link = linkedController(options.signal);
+  const link = linkedSignal(options.signal);
   let lastId = options.after;
   let reconnectMs = DEFAULT_RECONNECT_MS;
   let failures = 0;
@@ -129,7 +121,8 @@ export async function* eventStream(transport: Transport, options: EventStreamOpt
       await sleep(reconnectMs, link.signal);
     }
   } finally {
-    link.unlink();
+    link.release();
+    // Ends the connection of a consumer that stopped early.
     link.abort();
   }
 }

@@ -14,17 +14,8 @@ import {
 } from '../../src/client/index.js';
 import { storeKinds } from '../helpers/databases.js';
 import { REFERENCE_INSTRUCTION, startGate } from '../helpers/gate.js';
+import { rejectionOf } from './rejection.js';
 import { login } from '../helpers/identity.js';
-
-/** The rejection of a promise that must reject. */
-async function rejectionOf(promise: Promise<unknown>): Promise<any> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-    },
-    (error: unknown) => error,
-  );
-}
 
 describe.each(storeKinds())('the client against a real server on %s', (kind) => {
   let gate: Awaited<ReturnType<typeof startGate>>;

@@ -14,16 +14,8 @@ import {
 } from '../../src/client/index.js';
 import { rawSql } from '../helpers/databases.js';
 import { startGate } from '../helpers/gate.js';
+import { rejectionOf } from './rejection.js';
 import { tmpDir } from '../helpers/tmp.js';
-
-async function rejectionOf(promise: Promise<unknown>): Promise<any> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-    },
-    (error: unknown) => error,
-  );
-}
 
 /** A callback that records the request a gated call filed, and a promise of it. */
 function filed() {
