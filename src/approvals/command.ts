@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parse } from 'shell-quote';
 import { canonicalJson } from '../audit/index.js';
+import { quoteArgv } from '../common/command-line.js';
 import { AirlockError } from '../errors.js';
 import { OPERATIONS } from '../operations/catalog.js';
 import { typedOp, type TypedOp, type TypedOpSchema } from '../operations/schema.js';
@@ -75,7 +76,7 @@ export function opHash(op: Operation): string {
 export function displayOp(op: Operation): string {
   if (op.kind === 'shell') return op.script;
   if (op.kind === 'op') return `${op.name}: ${OPERATIONS[op.name].summary(op.args)}`;
-  return op.argv.map((arg) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return quoteArgv(op.argv);
 }
 
 const OPERATOR_NAMES: Record<string, string> = {

@@ -1,5 +1,6 @@
 import { AirlockClientError, AirlockExpiredError, AirlockRejectedError } from './errors.js';
 import type { AirlockClient, WaitOptions } from './client.js';
+import { quoteArgv } from '../common/command-line.js';
 import { linkedSignal } from './signals.js';
 import type { ApprovalView, ExecuteResponse, TypedOperation } from './types.js';
 
@@ -49,7 +50,7 @@ export interface RunResult {
  */
 export function commandLine(argv: readonly string[]): string {
   if (argv.length === 0) throw new AirlockClientError('invalid_command', 'argv is empty: give at least the program');
-  return argv.map((arg) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return quoteArgv(argv);
 }
 
 type Operation = { command: string } | { op: TypedOperation };
