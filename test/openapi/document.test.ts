@@ -12,6 +12,7 @@ import type { GatewayRuntime } from '../../src/runtime.js';
 import { VERSION } from '../../src/version.js';
 import { bearer, http } from '../helpers/http.js';
 import { startTestServer, testConfig } from '../helpers/server.js';
+import { TelegramStandIn } from '../helpers/telegram.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 type Json = Record<string, any>;
@@ -200,6 +201,28 @@ describe('the API document (OpenAPI 3.1) of the api role', () => {
     const response = await http('GET', `${server.url}/openapi.json`);
     expect(response.headers['content-security-policy']).toBe("default-src 'self';base-uri 'self';form-action 'self';frame-ancestors 'none';object-src 'none'");
     expect(response.headers['x-content-type-options']).toBe('nosniff');
+  });
+});
+
+describe('the API document of a server with Telegram in webhook mode', () => {
+  it('documents the webhook route too, with its own secret as the credential', async () => {
+    const token = '123456789:stand-in-token-for-the-tests_abcdef';
+    const standIn = await TelegramStandIn.start(token);
+    try {
+      const server = await startTestServer({
+        telegram: { botToken: token, apiRoot: standIn.apiRoot, chats: {}, mode: 'webhook', webhookSecret: 'w3bh00k-secret-for-the-stand-in-tests_0123456789', webhookUrl: 'https://airlock.example.com/v1/telegram/webhook' },
+      });
+      const document = (await http('GET', `${server.url}/openapi.json`)).body;
+      await validOpenApi31(document);
+      expectEveryRoute(server.app.routeCatalog, document);
+      const webhook = operationsOf(document).get('POST /v1/telegram/webhook');
+      expect(webhook?.security).toEqual([{ telegramSecret: [] }]);
+      expect(webhook?.tags).toEqual(['telegram']);
+      expect(document.components.securitySchemes.telegramSecret).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-Telegram-Bot-Api-Secret-Token' });
+      await server.close();
+    } finally {
+      await standIn.close();
+    }
   });
 });
 
