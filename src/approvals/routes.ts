@@ -31,17 +31,23 @@ export async function approvalRoutes(
 ): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const { approvals } = options;
+  // The API document lists the environments this instance serves. Validation stays as it was: another
+  // environment is refused by the service (environment_not_allowed), which names the allowed ones.
+  const documented = { deployment_env: ApprovalRequestBody.shape.deployment_env.meta({ enum: [...options.environments] }) };
+  const requestBody = ApprovalRequestBody.extend(documented);
+  const explainBody = ExplainBody.extend(documented);
+  const answersCreated = { openapi: { responses: { '201': { description: 'The request as created: `{ "request": { "request_id", "status", "risk_level", … } }`' } } } };
 
   routes.get('/v1/policy', { config: { scope: 'approvals:read' } }, async () => ({ policy: policyView(options.policy.state(), options.environments) }));
 
   for (const path of ['/approvals/request', '/v1/approvals']) {
-    routes.post(path, { config: { scope: 'approvals:request' }, schema: { body: ApprovalRequestBody } }, async (request, reply) => {
+    routes.post(path, { config: { scope: 'approvals:request', ...answersCreated }, schema: { body: requestBody } }, async (request, reply) => {
       const created = await approvals.request(principalOf(request), request.body);
       return reply.status(201).send({ request: created });
     });
   }
 
-  routes.post('/v1/policy/explain', { config: { scope: 'approvals:read' }, schema: { body: ExplainBody } }, async (request) => ({
+  routes.post('/v1/policy/explain', { config: { scope: 'approvals:read' }, schema: { body: explainBody } }, async (request) => ({
     explanation: await approvals.explain(principalOf(request), request.body),
   }));
 

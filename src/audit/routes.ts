@@ -38,7 +38,7 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store;
 
   routes.get('/v1/audit/status', { config: { scope: 'audit:read' } }, async () => auditStatus(store, signer.keyId));
 
-  routes.post('/v1/audit/verify', { config: { scope: 'audit:read' } }, async (request, reply) => {
+  routes.post('/v1/audit/verify', { config: { scope: 'audit:read', openapi: { responses: { '200': { description: 'NDJSON: `{"type":"progress","checked","total"}` lines, then one `result` (or `error`) line', contentType: 'application/x-ndjson' } } } } }, async (request, reply) => {
     const actor = actorOf(principalOf(request));
     const out = new PassThrough();
     const line = (value: unknown): void => {
@@ -62,7 +62,7 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store;
     return reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(out);
   });
 
-  routes.get('/v1/audit/export', { config: { scope: 'audit:read' }, schema: { querystring: ExportQuery } }, async (request, reply) => {
+  routes.get('/v1/audit/export', { config: { scope: 'audit:read', openapi: { responses: { '200': { description: 'The events after `after`, one JSON object a line (JSONL)', contentType: 'application/x-ndjson' } } } }, schema: { querystring: ExportQuery } }, async (request, reply) => {
     const head = await readHead(store.db);
     await audit.record({ actor: actorOf(principalOf(request)), action: 'audit.exported', data: { after: request.query.after, head_seq: head.seq, via: 'http' } });
     return reply

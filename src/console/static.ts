@@ -93,7 +93,10 @@ export async function consoleStaticRoutes(app: FastifyInstance, options: { dir?:
     return send(reply, assets.index, 'no-store', ifNoneMatch);
   };
 
-  app.get('/', async (_request, reply) => reply.redirect(`${CONSOLE_PATH}/`, 302));
-  app.get(CONSOLE_PATH, async (request, reply) => serve('', request.headers['if-none-match'], reply));
-  app.get<{ Params: { '*': string } }>(`${CONSOLE_PATH}/*`, async (request, reply) => serve(request.params['*'], request.headers['if-none-match'], reply));
+  const page = { openapi: { responses: { '200': { description: 'The console page (it logs in by itself)', contentType: 'text/html' }, '304': { description: 'Not modified (ETag)' } } } };
+  app.get('/', { config: { openapi: { responses: { '302': { description: 'To the console at /app/' } } } } }, async (_request, reply) => reply.redirect(`${CONSOLE_PATH}/`, 302));
+  app.get(CONSOLE_PATH, { config: page }, async (request, reply) => serve('', request.headers['if-none-match'], reply));
+  // Not in the API document: any path below /app (slashes included) is a console file or the page, which
+  // an OpenAPI path template cannot express; /app stands for them there.
+  app.get<{ Params: { '*': string } }>(`${CONSOLE_PATH}/*`, { schema: { hide: true } }, async (request, reply) => serve(request.params['*'], request.headers['if-none-match'], reply));
 }

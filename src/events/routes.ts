@@ -19,6 +19,15 @@ const EventsQuery = z.strictObject({
     .refine((types) => types === undefined || types.every((type) => PUBLISHED_TYPES.includes(type)), { error: `types are ${PUBLISHED_TYPES.join(', ')}` }),
 });
 
+/** Headers read besides the credential; any others pass. */
+const EventsHeaders = z.looseObject({
+  'last-event-id': z.string().optional().describe('Resume after this seq: what EventSource sends when it reconnects (a value that is not a seq is ignored)'),
+});
+
+const STREAM_DOCS = {
+  responses: { '200': { description: 'Server-Sent Events: `id` is the seq, `event` the type, `data` the event as JSON; comments keep the connection alive', contentType: 'text/event-stream' } },
+};
+
 function frame(event: DomainEvent): string {
   return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
@@ -34,7 +43,7 @@ export async function eventRoutes(app: FastifyInstance, options: { outbox: Outbo
     for (const end of open) end();
   });
 
-  app.withTypeProvider<ZodTypeProvider>().get('/v1/events', { config: { scope: 'authenticated' }, schema: { querystring: EventsQuery } }, async (request, reply) => {
+  app.withTypeProvider<ZodTypeProvider>().get('/v1/events', { config: { scope: 'authenticated', openapi: STREAM_DOCS }, schema: { querystring: EventsQuery, headers: EventsHeaders } }, async (request, reply) => {
     const lastEventId = Number(request.headers['last-event-id']);
     const after = Number.isSafeInteger(lastEventId) && lastEventId >= 0 ? lastEventId : (request.query.after ?? options.hub.position);
     const types = request.query.types;

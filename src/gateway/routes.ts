@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isAirlockError } from '../errors.js';
 import { bearerOf, principalOf } from '../http/auth.js';
+import type { RouteDocs } from '../http/openapi.js';
 import { sendProblem } from '../http/problem.js';
 import type { Tokens } from '../tokens/index.js';
-import { ExecuteBody, ExecutionParams, MintBody } from './schema.js';
+import { ExecuteAnswer, ExecuteBody, ExecutionParams, MintBody, ReplayAnswer } from './schema.js';
 import { exportJWK } from 'jose';
 import type { KeyPair } from '../audit/index.js';
 import type { Store } from '../store/index.js';
@@ -47,11 +48,20 @@ export async function receiptKeyRoutes(app: FastifyInstance, options: { receiptK
   app.get('/.well-known/jwks.json', async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ keys: [jwk] }));
 }
 
+/** The gate's own credential and answers, for the API document. */
+const EXECUTE_DOCS: RouteDocs = {
+  security: [{ capabilityToken: [] }, { capabilityBearer: [] }],
+  responses: {
+    '200': { description: 'The operation ran (success tells whether it succeeded), with a signed receipt', schema: ExecuteAnswer },
+    '409': { description: 'The token was used before: the reference answer, nothing ran', schema: ReplayAnswer },
+  },
+};
+
 /** The gate: a capability token in, one execution out. */
 export async function executeRoutes(app: FastifyInstance, options: { gateway: ExecutionService }): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   for (const path of ['/gateway/execute', '/v1/execute']) {
-    routes.post(path, { schema: { body: ExecuteBody } }, async (request, reply) => {
+    routes.post(path, { config: { openapi: EXECUTE_DOCS }, schema: { body: ExecuteBody } }, async (request, reply) => {
       try {
         return await options.gateway.execute(capabilityToken(request), request.body, { ip: request.ip });
       } catch (error) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
+import type { z } from 'zod';
 import { opHash, readOperation, type CommandOp, type Operation } from '../approvals/index.js';
 import type { AuditLog, KeyPair } from '../audit/index.js';
 import { AirlockError, messageOf } from '../errors.js';
@@ -18,27 +19,10 @@ import type { ApprovalsTable, ExecutionsTable } from '../store/tables.js';
 import { enforceGate, type ExecutorPool, type Target, type TargetRegistry } from '../targets/index.js';
 import type { CapabilityClaims, CapabilityVerifier } from '../tokens/index.js';
 import { signReceipt, type ReceiptClaims } from './receipts.js';
-import type { ExecuteInput } from './schema.js';
+import { REPLAY_ERROR, type ExecuteAnswer, type ExecuteInput } from './schema.js';
 
-/** The reference gateway's answer, plus Airlock's receipt and details. */
-export interface ExecuteResponse {
-  readonly success: boolean;
-  /** stdout and stderr as they arrived (the reference field). */
-  readonly output: string;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly exit_code: number | null;
-  readonly execution_id: string;
-  readonly status: string;
-  readonly duration_ms: number;
-  readonly truncated: boolean;
-  readonly error?: string;
-  /** A typed operation's result as JSON (`output` holds the same, as text). */
-  readonly result?: unknown;
-  /** A typed operation's failure, with a stable code. */
-  readonly error_code?: string;
-  readonly receipt: string;
-}
+/** The reference gateway's answer, plus Airlock's receipt and details (ExecuteAnswer in schema.ts). */
+export type ExecuteResponse = Readonly<z.infer<typeof ExecuteAnswer>>;
 
 /** How an execution ended, whatever ran: a command line's ExecResult, plus a typed operation's JSON. */
 interface Outcome extends ExecResult {
@@ -67,8 +51,7 @@ export interface ExecutionService {
   execute(token: string | undefined, input: ExecuteInput, meta: { ip: string }): Promise<ExecuteResponse>;
 }
 
-/** The reference text for a consumed token, kept verbatim for existing clients. */
-export const REPLAY_ERROR = 'Token has already been used';
+export { REPLAY_ERROR };
 
 /**
  * The gate itself: a capability token is verified, matched against the request, consumed exactly

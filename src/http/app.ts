@@ -19,6 +19,7 @@ import { workspaceRoutes } from '../workspaces/index.js';
 import { consoleApiRoutes, consoleStaticRoutes } from '../console/index.js';
 import { registerAuth } from './auth.js';
 import { healthRoutes } from './health.js';
+import { registerOpenApi } from './openapi.js';
 import { registerProblemHandlers } from './problem.js';
 import { registerRateLimit } from './rate-limit.js';
 import { registerSecurity } from './security.js';
@@ -105,6 +106,8 @@ function createApp(runtime: BaseRuntime): App {
 /** The API (and the single-process `all` role): identity, approvals, tokens, MCP, the console, events. */
 export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
   const app = createApp(runtime);
+  // First, so that the document sees every route registered after it.
+  registerOpenApi(app, { role: 'api' });
   app.register(cookie);
   // Once helmet, CORS and cookies are in, so that their headers are set before authentication can refuse
   // a request and the session cookie is parsed before it is read; the rate limit comes after
@@ -153,6 +156,7 @@ export function buildApp(runtime: Runtime, options: AppOptions = {}): App {
 /** The gateway role: health, metrics, its receipt key and the execute endpoints; no identity, no console. */
 export function buildGatewayApp(runtime: GatewayRuntime, options: AppOptions = {}): App {
   const app = createApp(runtime);
+  registerOpenApi(app, { role: 'gateway' });
   app.register(healthRoutes, { runtime, isDraining: options.isDraining ?? (() => false) });
   app.register(receiptKeyRoutes, { receiptKey: runtime.receiptKey });
   app.register(executeRoutes, { gateway: runtime.gateway });

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { readHead } from '../audit/index.js';
+import { ROLES } from '../config/index.js';
 import { messageOf } from '../errors.js';
 import type { BaseRuntime } from '../runtime.js';
 import type { Telegram } from '../notify/index.js';
@@ -12,11 +14,35 @@ const CHECK_TIMEOUT_MS = 2000;
 /** `degraded`: a part the gate works without (Telegram) is failing; the gate itself stays healthy. */
 type Check = { status: 'healthy' | 'degraded' | 'unhealthy' | 'unknown'; [detail: string]: unknown };
 
+const CHECK_STATUSES = ['healthy', 'degraded', 'unhealthy', 'unknown'] as const;
+
+/** GET /health, for the API document: the reference gateway's body plus checks. */
+const HealthAnswer = z.object({
+  status: z.enum(['healthy', 'unhealthy']),
+  service: z.literal(SERVICE_NAME),
+  timestamp: z.iso.datetime(),
+  version: z.string(),
+  role: z.enum(ROLES),
+  segment: z.string().optional(),
+  instance: z.string().optional(),
+  checks: z.record(z.string(), z.looseObject({ status: z.enum(CHECK_STATUSES) })).describe('database, audit, workspaces, version, telegram (when configured)'),
+});
+const ReadyAnswer = z.object({ ready: z.boolean(), reason: z.string().optional() });
+
+const HEALTH_DOCS = {
+  responses: {
+    '200': { description: 'Healthy (a degraded part the gate works without, such as Telegram, still counts)', schema: HealthAnswer },
+    '503': { description: 'Unhealthy: the store or another check failed', schema: HealthAnswer },
+  },
+};
+const READY_DOCS = { responses: { '200': { description: 'Ready for traffic', schema: ReadyAnswer }, '503': { description: 'Shutting down, or the store is unreachable', schema: ReadyAnswer } } };
+const METRICS_DOCS = { responses: { '200': { description: 'Prometheus text exposition', contentType: 'text/plain' } } };
+
 /** Liveness, readiness and metrics. `isDraining` turns readiness off while the server shuts down. */
 export async function healthRoutes(app: FastifyInstance, options: { runtime: BaseRuntime & { readonly telegram?: Telegram | undefined }; isDraining: () => boolean }): Promise<void> {
   const { runtime } = options;
 
-  app.get('/health', async (_request, reply) => {
+  app.get('/health', { config: { openapi: HEALTH_DOCS } }, async (_request, reply) => {
     const checks: Record<string, Check> = {};
     const started = performance.now();
     try {
@@ -51,7 +77,7 @@ export async function healthRoutes(app: FastifyInstance, options: { runtime: Bas
     });
   });
 
-  app.get('/ready', async (_request, reply) => {
+  app.get('/ready', { config: { openapi: READY_DOCS } }, async (_request, reply) => {
     if (options.isDraining()) return reply.status(503).send({ ready: false, reason: 'shutting down' });
     try {
       await withTimeout(runtime.store.ping(), CHECK_TIMEOUT_MS);
@@ -61,7 +87,7 @@ export async function healthRoutes(app: FastifyInstance, options: { runtime: Bas
     return { ready: true };
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { openapi: METRICS_DOCS } }, async (_request, reply) => {
     const body = await runtime.metrics.registry.metrics();
     return reply.type(runtime.metrics.registry.contentType).send(body);
   });

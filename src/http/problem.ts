@@ -1,19 +1,29 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { isAirlockError } from '../errors.js';
 import { isConnectionError } from '../store/index.js';
 
-/** RFC 9457 problem details, with Airlock's stable `code` and the request id for support. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  instance: string;
-  request_id: string;
-  [extension: string]: unknown;
-}
+/**
+ * RFC 9457 problem details, with Airlock's stable `code` and the request id for support. The schema is
+ * what the API document shows for every error answer; answers are built by `sendProblem`, not parsed.
+ */
+export const ProblemSchema = z
+  .looseObject({
+    type: z.string().describe('urn:airlock:problem:<code>'),
+    title: z.string().describe('The HTTP status text'),
+    status: z.number().int().min(400).max(599),
+    code: z.string().describe('Stable, machine-readable: what went wrong (e.g. invalid_request, unauthorized, forbidden, not_found)'),
+    detail: z.string().optional().describe('What went wrong, for people'),
+    instance: z.string().describe('The request path'),
+    request_id: z.string().describe('Also in the X-Request-Id header and in every log line of the request'),
+    errors: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .describe('For invalid_request: each problem of the body, query, path or headers'),
+  })
+  .describe('An error (application/problem+json). Other members carry details of some codes, e.g. required_scope.');
+export type Problem = z.infer<typeof ProblemSchema>;
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',

@@ -72,7 +72,9 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
 
   routes.post('/v1/auth/refresh', { config: AUTH_LIMIT, schema: { body: RefreshBody } }, async (request) => sessions.refresh(request.body.refresh_token));
 
-  routes.post('/v1/auth/introspect', { config: AUTH_LIMIT, schema: { body: IntrospectBody } }, async (request) => {
+  // RFC 7662: a form (or JSON), and a credential of its own rather than a principal's.
+  const introspection = { config: { ...AUTH_LIMIT, openapi: { security: [{ introspection: [] }] } }, schema: { body: IntrospectBody, consumes: ['application/x-www-form-urlencoded', 'application/json'] } };
+  routes.post('/v1/auth/introspect', introspection, async (request) => {
     if (!options.introspectSecret) throw new AirlockError('introspection_disabled', 'introspection is off: set AIRLOCK_INTROSPECT_SECRET to turn it on', { status: 404 });
     const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? (request.headers['x-introspect-secret'] as string | undefined);
     if (presented === undefined || !sameSecret(options.introspectSecret, presented)) {
@@ -107,7 +109,7 @@ export async function authRoutes(app: FastifyInstance, options: { sessions: Sess
     return { enrolled: true, recovery_codes, note: 'the recovery codes are shown only now: each works once in place of a TOTP code' };
   });
 
-  routes.post('/v1/challenges', { config: { scope: 'authenticated' }, schema: { body: PlanChallengeBody } }, async (request, reply) => {
+  routes.post('/v1/challenges', { config: { scope: 'authenticated', openapi: { responses: { '201': { description: 'The challenge, to be approved with a TOTP code' } } } }, schema: { body: PlanChallengeBody } }, async (request, reply) => {
     const challenge = await challenges.plan(principalOf(request), request.body);
     return reply.status(201).send({ challenge });
   });

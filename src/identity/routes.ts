@@ -31,7 +31,7 @@ export async function identityRoutes(app: FastifyInstance, options: { keys: ApiK
 
   routes.get('/v1/keys', { config: { scope: 'authenticated' } }, async (request) => ({ keys: await keys.list(principalOf(request)) }));
 
-  routes.post('/v1/keys', { config: { scope: 'authenticated' }, schema: { body: CreateKeyBody } }, async (request, reply) => {
+  routes.post('/v1/keys', { config: { scope: 'authenticated', openapi: { responses: { '201': { description: 'The key (shown only now) and what it may do' } } } }, schema: { body: CreateKeyBody } }, async (request, reply) => {
     const { body } = request;
     const created = await keys.create({
       by: principalOf(request),
@@ -51,7 +51,7 @@ export async function identityRoutes(app: FastifyInstance, options: { keys: ApiK
 
   routes.get('/v1/users', { config: { scope: 'admin' } }, async () => ({ users: await users.list() }));
 
-  routes.post('/v1/users', { config: { scope: 'admin' }, schema: { body: CreateUserBody } }, async (request, reply) => {
+  routes.post('/v1/users', { config: { scope: 'admin', openapi: { responses: { '201': { description: 'The user; a generated password is shown only now' } } } }, schema: { body: CreateUserBody } }, async (request, reply) => {
     const { body } = request;
     const created = await users.create({ username: body.username, role: body.role, kind: body.kind, actor: actorOf(principalOf(request)), ...(body.password ? { password: body.password } : {}) });
     return reply.status(201).send({ user: created.user, ...(created.password ? { password: created.password, note: 'the password is shown only now' } : {}) });

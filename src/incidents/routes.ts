@@ -14,7 +14,7 @@ export async function incidentRoutes(app: FastifyInstance, options: { incidents:
     incidents: await incidents.list(request.query),
   }));
 
-  routes.post('/v1/incidents', { config: { scope: 'admin' }, schema: { body: IncidentInput } }, async (request, reply) => {
+  routes.post('/v1/incidents', { config: { scope: 'admin', openapi: { responses: { '201': { description: 'The incident as recorded, with its place in the audit chain' } } } }, schema: { body: IncidentInput } }, async (request, reply) => {
     const incident = await incidents.record(actorOf(principalOf(request)), request.body);
     return reply.status(201).send({ incident });
   });

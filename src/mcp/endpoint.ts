@@ -3,13 +3,27 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodType } from 'zod';
 import type { AuditLog } from '../audit/index.js';
 import { principalOf } from '../http/auth.js';
 import { sendProblem } from '../http/problem.js';
 import { actorOf, type Principal, type Scope } from '../identity/index.js';
+import type { RouteDocs } from '../http/openapi.js';
 import { SessionEventStore } from './event-store.js';
 import { TRANSPORT_HEADER } from './paths.js';
+import { McpHeaders, McpMessage } from './schema.js';
 import type { McpCaller } from './tools.js';
+
+/** What the API document says of the Streamable HTTP transport's three methods. */
+const POST_DOCS: RouteDocs = {
+  body: McpMessage,
+  responses: {
+    '200': { description: 'The JSON-RPC answer: as application/json, or as a text/event-stream of messages ending with it. The answer to initialize carries Mcp-Session-Id.', schema: McpMessage },
+    '202': { description: 'Accepted: a notification or a response, which has no answer' },
+  },
+};
+const GET_DOCS: RouteDocs = { responses: { '200': { description: "The session's stream of server messages (Server-Sent Events; Last-Event-ID resumes it)", contentType: 'text/event-stream' } } };
+const DELETE_DOCS: RouteDocs = { responses: { '200': { description: 'The session is closed' } } };
 
 /** A session unused this long is closed (its client can start a new one). */
 const IDLE_MS = 30 * 60_000;
@@ -32,6 +46,8 @@ export interface McpEndpoint {
   readonly scope: Scope | 'authenticated';
   /** The RFC 9728 metadata path for a request to this endpoint, named in the 401 challenge. */
   readonly resourceMetadata: (request: FastifyRequest) => string;
+  /** The schema of the path's parameters (e.g. the workspace id), if it has any. */
+  readonly params?: ZodType;
   readonly audit: AuditLog;
   /** What a session belongs to besides its principal (e.g. the workspace in the path); another gets 404 for it. */
   readonly bind?: (request: FastifyRequest) => string;
@@ -85,8 +101,9 @@ export function serveMcp(app: FastifyInstance, endpoint: McpEndpoint): void {
   };
 
   const config = { scope: endpoint.scope, resourceMetadata: endpoint.resourceMetadata };
+  const schema = { headers: McpHeaders, ...(endpoint.params ? { params: endpoint.params } : {}) };
 
-  app.post(endpoint.path, { config }, async (request, reply) => {
+  app.post(endpoint.path, { config: { ...config, openapi: POST_DOCS }, schema }, async (request, reply) => {
     let session: Session | undefined;
     if (request.headers['mcp-session-id'] !== undefined) {
       session = await existing(request, reply);
@@ -105,7 +122,8 @@ export function serveMcp(app: FastifyInstance, endpoint: McpEndpoint): void {
     app.route({
       method,
       url: endpoint.path,
-      config,
+      config: { ...config, openapi: method === 'GET' ? GET_DOCS : DELETE_DOCS },
+      schema,
       handler: async (request, reply) => {
         const session = await existing(request, reply);
         if (!session) return reply;

@@ -24,7 +24,7 @@ export async function workspaceRoutes(app: FastifyInstance, options: { workspace
   const { workspaces } = options;
   const config = { scope: 'workspaces:use' as const };
 
-  routes.post('/v1/workspaces', { config, schema: { body: CreateWorkspaceBody } }, async (request, reply) => {
+  routes.post('/v1/workspaces', { config: { ...config, openapi: { responses: { '201': { description: 'The workspace as created' } } } }, schema: { body: CreateWorkspaceBody } }, async (request, reply) => {
     const workspace = await workspaces.create(principalOf(request), request.body);
     return reply.status(201).send({ workspace });
   });
@@ -39,7 +39,7 @@ export async function workspaceRoutes(app: FastifyInstance, options: { workspace
 
   routes.post('/v1/workspaces/:id/restore', { config, schema: { params: WorkspaceParams } }, async (request) => ({ workspace: await workspaces.restore(principalOf(request), request.params.id) }));
 
-  app.get(METADATA, async (request, reply) =>
+  routes.get(METADATA, { schema: { params: WorkspaceParams } }, async (request, reply) =>
     reply.header('cache-control', 'public, max-age=300').send({
       resource: publicUrl(request, `/v1/workspaces/${encodeURIComponent(idOf(request))}/mcp`),
       authorization_servers: [publicUrl(request, '')],
@@ -53,6 +53,7 @@ export async function workspaceRoutes(app: FastifyInstance, options: { workspace
   serveMcp(app, {
     path: MCP,
     scope: 'workspaces:use',
+    params: WorkspaceParams,
     resourceMetadata: (request) => `/.well-known/oauth-protected-resource/v1/workspaces/${encodeURIComponent(idOf(request))}/mcp`,
     audit: options.audit,
     bind: idOf,

@@ -17,7 +17,7 @@ const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
  */
 export async function telegramRoutes(app: FastifyInstance, options: { bot: TelegramBot; secret: string; audit: AuditLog }): Promise<void> {
   const body = z.looseObject({ update_id: z.number().int().min(0) });
-  app.withTypeProvider<ZodTypeProvider>().post(WEBHOOK_PATH, { schema: { body } }, async (request, reply) => {
+  app.withTypeProvider<ZodTypeProvider>().post(WEBHOOK_PATH, { config: { openapi: { security: [{ telegramSecret: [] }] } }, schema: { body } }, async (request, reply) => {
     const presented = request.headers[SECRET_HEADER];
     if (typeof presented !== 'string' || !sameSecret(presented, options.secret)) {
       await options.audit.record({

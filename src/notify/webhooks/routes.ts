@@ -11,7 +11,7 @@ export async function webhookRoutes(app: FastifyInstance, options: { webhooks: W
 
   routes.get('/v1/webhooks', { config: { scope: 'admin' } }, async () => ({ webhooks: await webhooks.list() }));
 
-  routes.post('/v1/webhooks', { config: { scope: 'admin' }, schema: { body: CreateWebhookBody } }, async (request, reply) => {
+  routes.post('/v1/webhooks', { config: { scope: 'admin', openapi: { responses: { '201': { description: 'The subscription and its signing secret (shown only now)' } } } }, schema: { body: CreateWebhookBody } }, async (request, reply) => {
     const created = await webhooks.create(principalOf(request), request.body);
     return reply.status(201).send({ ...created, note: 'the secret is shown only now: give it to the receiver, which verifies each delivery with it' });
   });
