@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerAccountCommands } from './account.js';
 import { registerAuditCommands } from './audit.js';
 import { registerBackupCommands } from './backup.js';
+import { registerCompletion } from './completion.js';
 import { registerConfigCommands } from './config.js';
 import { registerFlowCommands } from './flow.js';
 import { registerIncidentCommands } from './incidents.js';
@@ -61,5 +62,6 @@ Commands that print results take --json for scripts (docs/CLI.md lists the field
   registerMcpCommand(program);
   registerWebhookCommands(program);
   registerWorkspaceCommands(program);
+  registerCompletion(program);
   return program;
 }

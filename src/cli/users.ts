@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { Argument, Option, type Command } from 'commander';
 import type { UserInfo } from '../identity/index.js';
 import { ROLES, type Role } from '../identity/roles.js';
 import { localActor, withRuntime } from './admin.js';
@@ -10,11 +10,6 @@ import { readSecret } from './secret-input.js';
 const USER_FIELDS = ['id', 'username', 'kind', 'role', 'status', 'totp_enrolled', 'created_at', 'created_by', 'updated_at', 'locked_until'];
 /** What a change to one user prints: the user as it is now. */
 const CHANGED_JSON: JsonShape = { shape: 'object', fields: ['user'], note: `user has ${USER_FIELDS.join(', ')}` };
-
-function roleArgument(value: string): Role {
-  if (!(ROLES as readonly string[]).includes(value)) throw new InvalidArgumentError(`the role is one of ${ROLES.join(', ')}`);
-  return value as Role;
-}
 
 function lockOf(user: UserInfo): string {
   return user.locked_until && user.locked_until > new Date().toISOString() ? `, locked until ${user.locked_until}` : '';
@@ -39,7 +34,7 @@ export function registerUserCommands(program: Command): void {
   withJson(withPasswordOptions(withConfigOptions(users.command('add'))), { ...CHANGED_JSON, optional: ['password'], note: `${CHANGED_JSON.note}; password is the generated one, shown only now` })
     .description('add a person (or, with --service, a service account that only owns API keys)')
     .argument('<username>')
-    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`, roleArgument)
+    .addOption(new Option('--role <role>', 'what the user may do').choices(ROLES).makeOptionMandatory())
     .option('--service', 'a service account: no password, no login, only API keys')
     .addHelpText('after', '\nExamples:\n  airlock users add alice --role approver\n  echo "$PASSWORD" | airlock users add bob --role requester --password-stdin\n  airlock users add ci --role requester --service')
     .action(async (username: string, flags: PasswordFlags & { role: Role; service?: boolean }) => {
@@ -99,7 +94,7 @@ export function registerUserCommands(program: Command): void {
   withJson(withConfigOptions(users.command('set-role')), CHANGED_JSON)
     .description("change a user's role; its API keys are cut down to the new role's scopes at once")
     .argument('<username>')
-    .argument('<role>', `one of ${ROLES.join(', ')}`, roleArgument)
+    .addArgument(new Argument('<role>', 'the new role').choices(ROLES))
     .action(async (username: string, role: Role, flags: ConfigFlags & { json?: boolean }) => {
       const result = await withRuntime(await configFromFlags(flags), (runtime) => runtime.users.setRole(username, role, localActor('users')));
       if (flags.json) return printJson(result);
