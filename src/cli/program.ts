@@ -5,6 +5,7 @@ import { registerAuditCommands } from './audit.js';
 import { registerBackupCommands } from './backup.js';
 import { registerCompletion } from './completion.js';
 import { registerConfigCommands } from './config.js';
+import { registerDoctor } from './doctor.js';
 import { registerFlowCommands } from './flow.js';
 import { registerIncidentCommands } from './incidents.js';
 import { registerInit } from './init.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
       `
 Examples:
   airlock serve                      start the server on 127.0.0.1:5002 (SQLite in ./.airlock)
+  airlock doctor                     check the whole local setup, with a fix for each problem
   airlock config validate            print the resolved settings and every problem
   airlock audit verify               check the whole audit chain
   airlock audit export > audit.jsonl
@@ -47,6 +49,7 @@ Commands that print results take --json for scripts (docs/CLI.md lists the field
   registerServe(program);
   registerInit(program);
   registerConfigCommands(program);
+  registerDoctor(program);
   registerMigrate(program);
   registerKeyCommands(program);
   registerUserCommands(program);
