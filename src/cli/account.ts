@@ -63,7 +63,7 @@ export function registerAccountCommands(program: Command): void {
     });
 
   const totp = program.command('totp').description('your TOTP second factor');
-  withJson(withClientOptions(totp.command('enroll')), { shape: 'object', fields: ['secret', 'otpauth_uri', 'qr'], note: 'qr holds the code for a terminal and as an image' })
+  withJson(withClientOptions(totp.command('enroll')), { shape: 'object', fields: ['secret', 'otpauth_uri', 'qr', 'next'], note: 'qr holds the code for a terminal and as an image; next says how to confirm' })
     .description('start TOTP enrollment: shows a QR code to scan; confirm with `airlock totp confirm CODE`')
     .action(async (flags: ClientFlags & { json?: boolean }) => {
       const enrollment = await new ApiClient(flags).call('POST', '/v1/auth/totp/enroll');

@@ -23,7 +23,7 @@ export function jsonShapeOf(command: Command): JsonShape | undefined {
 export function describeJson(shape: JsonShape): string {
   const what = { object: 'an object with', array: 'an array of objects with', lines: 'one object per line with' }[shape.shape];
   const optional = shape.optional && shape.optional.length > 0 ? `; when present: ${shape.optional.join(', ')}` : '';
-  return `${what} ${shape.fields.join(', ')}${optional}${shape.note ? `. ${shape.note}` : ''}`;
+  return `${what} ${shape.fields.join(', ')}${optional}${shape.note ? ` (${shape.note})` : ''}`;
 }
 
 /**
