@@ -9,7 +9,7 @@ import { withJson } from './json-doc.js';
 import { EXECUTION_JSON, REQUEST_JSON } from './views.js';
 import { wholeNumber } from './options.js';
 import { registerWatchCommands, waitForDecision } from './watch.js';
-import { print, printJson, statusColor, table } from './output.js';
+import { print, printJson, statusColor, table, withSpinner } from './output.js';
 
 /**
  * The words after `--` as the command line the server parses: one word is taken as a whole command
@@ -184,8 +184,9 @@ export function registerFlowCommands(program: Command): void {
     .argument('<id>')
     .option('-w, --wait <seconds>', 'wait up to this long for a decision', wholeNumber(0), 0)
     .action(async (id: string, flags: ClientFlags & { wait: number; json?: boolean }) => {
-      const { request } = (await new ApiClient(flags).call('GET', `/v1/approvals/${encodeURIComponent(id)}${flags.wait ? `?wait=${Math.min(flags.wait, 60)}` : ''}`)) as { request: ApprovalView };
-      show(request, flags.json);
+      const fetchRequest = async (): Promise<ApprovalView> =>
+        ((await new ApiClient(flags).call('GET', `/v1/approvals/${encodeURIComponent(id)}${flags.wait ? `?wait=${Math.min(flags.wait, 60)}` : ''}`)) as { request: ApprovalView }).request;
+      show(flags.wait > 0 ? await withSpinner(`waiting up to ${Math.min(flags.wait, 60)} s for a decision on ${id}`, fetchRequest) : await fetchRequest(), flags.json);
     });
 
   for (const decision of ['approve', 'reject'] as const) {
