@@ -92,14 +92,17 @@ describe('airlock doctor', () => {
   it('names each broken part of the setup and exits 1', async () => {
     const targets = join(tmpDir(), 'targets.yaml');
     writeFileSync(targets, 'targets:\n  web-1:\n    executor: ssh\n    environments: [prd]\n');
-    const [database, targetsFile, bot, redis, config] = await Promise.all([
+    const engineTargets = join(tmpDir(), 'targets.yaml');
+    writeFileSync(engineTargets, 'targets:\n  box:\n    executor: docker\n    connection: { socket_path: /nonexistent/engine.sock }\n    environments: [dev]\n    capabilities: [exec]\n');
+    const [database, targetsFile, engine, bot, redis, config] = await Promise.all([
       doctor(base, { AIRLOCK_DATABASE_URL: 'postgres://airlock:secret-password@127.0.0.1:1/airlock', AIRLOCK_DATABASE_CONNECT_TIMEOUT_MS: '1000' }),
       doctor(base, { AIRLOCK_TARGETS_FILE: targets }),
+      doctor(base, { AIRLOCK_TARGETS_FILE: engineTargets }),
       doctor(base, { AIRLOCK_TELEGRAM_BOT_TOKEN: '424242:not-the-token_of-this-bot-abcdef', AIRLOCK_TELEGRAM_API_ROOT: telegram.apiRoot }),
       doctor(base, { AIRLOCK_REDIS_URL: 'redis://:hunter2@127.0.0.1:1' }),
       doctor(base, { AIRLOCK_PORT: 'eighty' }),
     ]);
-    for (const result of [database, targetsFile, bot, redis, config]) expect(result.code).toBe(1);
+    for (const result of [database, targetsFile, engine, bot, redis, config]) expect(result.code).toBe(1);
 
     expect(failures(database.findings)).toEqual([expect.objectContaining({ check: 'store', message: expect.stringContaining('127.0.0.1:1') })]);
     expect(failures(database.findings)[0]?.fix).toContain('AIRLOCK_DATABASE_URL');
@@ -109,6 +112,9 @@ describe('airlock doctor', () => {
 
     expect(failures(targetsFile.findings)).toEqual([expect.objectContaining({ check: 'targets', message: expect.stringContaining('web-1') })]);
     expect(failures(targetsFile.findings)[0]?.fix).toContain(targets);
+
+    expect(failures(engine.findings)).toEqual([expect.objectContaining({ check: 'target box', message: expect.stringContaining('unix:///nonexistent/engine.sock is unreachable') })]);
+    expect(failures(engine.findings)[0]?.fix).toContain('start the container engine');
 
     expect(failures(bot.findings)).toEqual([expect.objectContaining({ check: 'telegram', message: expect.stringContaining('refused the bot token') })]);
     expect(bot.stdout).not.toContain('not-the-token');
