@@ -1,39 +1,48 @@
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
-import { eventJson, latestEvents, loadAuditSigner, loadPublicKeys, readEvents, retiredAuditKeyFiles, verifyChain, type AuditEvent } from '../audit/index.js';
-import type { ResolvedConfig } from '../config/index.js';
-import { AirlockError } from '../errors.js';
-import { openConfiguredStore } from '../runtime.js';
-import type { Store } from '../store/index.js';
+import type { AuditEvent } from '../audit/index.js';
+import { withJson } from './json-doc.js';
 import { configFromFlags, wholeNumber, withConfigOptions, type ConfigFlags } from './options.js';
-import { ExitCode, print, write } from './output.js';
+import { color, ExitCode, print, printJson, withSpinner, write } from './output.js';
+
+const EVENT_FIELDS = ['seq', 'id', 'time', 'actor', 'action', 'subject_type', 'subject_id', 'environment', 'target', 'data', 'prev_hash', 'hash'];
 
 export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description('verify, export and follow the audit chain');
 
-  withConfigOptions(audit.command('verify'))
+  withJson(withConfigOptions(audit.command('verify')), {
+    shape: 'object',
+    fields: ['ok', 'count', 'headSeq', 'headHash', 'checkpoints', 'durationMs', 'parallelism', 'keys'],
+    optional: ['problem'],
+    note: 'problem ({seq, reason}) names the first bad event when ok is false',
+  }, 'print the report as JSON')
     .description('check every link, hash and checkpoint signature; exit 1 naming the first bad seq')
     .option('--public-key <file...>', 'also trust these public keys (PEM) for checkpoints, e.g. of other instances (besides the configured key, the retired keys in <keys dir>/retired/ and the keys the chain\'s own rotations introduce)')
     .option('--threads <count>', 'check this many ranges of the chain side by side (default: the cores, for chains of 100,000 events or more)', wholeNumber(1))
-    .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExamples:\n  airlock audit verify\n  airlock audit verify --database-url postgres://airlock@db/airlock --public-key audit-ed25519.pub.pem')
     .action(async (flags: ConfigFlags & { publicKey?: string[]; threads?: number; json?: boolean }) => {
-      const config = configFromFlags(flags);
-      const keys = loadPublicKeys([...ownPublicKeyFiles(config), ...retiredAuditKeyFiles(config.paths.keysDir), ...(flags.publicKey ?? [])]);
-      const report = await withAuditStore(config, (store) => verifyChain(store, keys, { parallelism: flags.threads ?? 'auto' }));
+      const config = await configFromFlags(flags);
+      const { verifyConfiguredChain } = await import('./audit-verify.js');
+      const report = await withSpinner('verifying the audit chain', (update) =>
+        verifyConfiguredChain(config, {
+          ...(flags.publicKey ? { publicKeys: flags.publicKey } : {}),
+          ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+          ...(update ? { onProgress: (checked: number, total: number) => update(`verifying the audit chain: ${checked.toLocaleString('en')} of ${total.toLocaleString('en')} events`) } : {}),
+        }),
+      );
       if (flags.json) {
-        print(JSON.stringify(report, null, 2));
+        printJson(report);
       } else if (report.ok) {
         const rate = report.durationMs > 0 ? Math.round(report.count / (report.durationMs / 1000)) : report.count;
-        print(`audit chain OK: ${report.count} events, head ${report.headSeq} ${report.headHash}`);
+        print(`audit chain ${color.green('OK')}: ${report.count} events, head ${report.headSeq} ${report.headHash}`);
         const threads = report.parallelism > 1 ? `, ${report.parallelism} threads` : '';
         print(`${report.checkpoints} signed checkpoint(s) verified in ${(report.durationMs / 1000).toFixed(3)} s (${rate.toLocaleString('en')} events/s${threads})`);
         for (const key of report.keys.filter((entry) => entry.source === 'rotation')) {
           print(`key ${key.key_id} introduced at seq ${key.from_seq}, vouched for by ${key.vouched_by}`);
         }
       } else {
-        print(`audit chain BROKEN at seq ${report.problem?.seq}: ${report.problem?.reason}`);
+        print(`audit chain ${color.red('BROKEN')} at seq ${report.problem?.seq}: ${report.problem?.reason}`);
         print(`${report.count} events verified before it; head ${report.headSeq}`);
       }
       process.exitCode = report.ok ? ExitCode.Ok : ExitCode.Failed;
@@ -44,9 +53,10 @@ export function registerAuditCommands(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(['jsonl']).default('jsonl'))
     .option('--since <seq>', 'only events after this sequence number', wholeNumber(0), 0)
     .option('-o, --output <file>', 'write to a file instead of standard output')
-    .addHelpText('after', '\nExamples:\n  airlock audit export --format jsonl > audit.jsonl\n  airlock audit export --since 1000 --output since-1000.jsonl')
+    .addHelpText('after', `\nThe output is JSON already: one event per line with ${EVENT_FIELDS.join(', ')}.\n\nExamples:\n  airlock audit export --format jsonl > audit.jsonl\n  airlock audit export --since 1000 --output since-1000.jsonl`)
     .action(async (flags: ConfigFlags & { since: number; output?: string }) => {
-      const config = configFromFlags(flags);
+      const config = await configFromFlags(flags);
+      const [{ eventJson, readEvents }, { withAuditStore }] = await Promise.all([import('../audit/index.js'), import('./audit-verify.js')]);
       const out = flags.output ? createWriteStream(flags.output, { mode: 0o600 }) : undefined;
       const emit = async (text: string): Promise<void> => {
         if (!out) return write(text);
@@ -63,14 +73,14 @@ export function registerAuditCommands(program: Command): void {
       }
     });
 
-  withConfigOptions(audit.command('tail'))
+  withJson(withConfigOptions(audit.command('tail')), { shape: 'lines', fields: EVENT_FIELDS, note: 'data is the event\'s data as JSON' }, 'print JSON lines')
     .description('print the newest audit events; --follow keeps printing new ones')
     .option('-n, --lines <count>', 'how many events to print first', wholeNumber(0), 20)
     .option('-f, --follow', 'keep printing events as they are appended (Ctrl-C to stop)')
-    .option('--json', 'print JSON lines')
     .addHelpText('after', '\nExamples:\n  airlock audit tail -n 50\n  airlock audit tail --follow --json | jq .action')
     .action(async (flags: ConfigFlags & { lines: number; follow?: boolean; json?: boolean }) => {
-      const config = configFromFlags(flags);
+      const config = await configFromFlags(flags);
+      const [{ eventJson, latestEvents, readEvents }, { withAuditStore }] = await Promise.all([import('../audit/index.js'), import('./audit-verify.js')]);
       const format = flags.json ? eventJson : humanLine;
       await withAuditStore(config, async (store) => {
         let last = 0;
@@ -92,31 +102,5 @@ export function registerAuditCommands(program: Command): void {
 function humanLine(event: AuditEvent): string {
   const subject = event.subject_type ? ` ${event.subject_type}:${event.subject_id ?? ''}` : '';
   const where = [event.environment && `env=${event.environment}`, event.target && `target=${event.target}`].filter(Boolean).join(' ');
-  return `${String(event.seq).padStart(8)}  ${event.time}  ${event.actor}  ${event.action}${subject}${where ? `  ${where}` : ''}  ${event.data}`;
-}
-
-/** The instance's own audit public key, from the public key file or else from the private key. */
-function ownPublicKeyFiles(config: ResolvedConfig): string[] {
-  if (existsSync(config.paths.auditPublicKeyFile)) return [config.paths.auditPublicKeyFile];
-  if (existsSync(config.paths.auditKeyFile)) {
-    loadAuditSigner(config.paths.auditKeyFile, config.paths.auditPublicKeyFile, { create: false });
-    return existsSync(config.paths.auditPublicKeyFile) ? [config.paths.auditPublicKeyFile] : [];
-  }
-  return [];
-}
-
-/** Opens the store read-side (no migrations: a check must not change what it checks). */
-async function withAuditStore<T>(config: ResolvedConfig, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openConfiguredStore(config, 2);
-  try {
-    return await work(store);
-  } catch (error) {
-    if (/no such table|relation .* does not exist/i.test((error as Error).message ?? '')) {
-      throw new AirlockError('audit_missing', `${store.description} holds no audit chain yet: run \`airlock init\` or \`airlock migrate\``);
-    }
-    throw error;
-  }
-  finally {
-    await store.close();
-  }
+  return `${color.dim(String(event.seq).padStart(8))}  ${event.time}  ${event.actor}  ${color.bold(event.action)}${subject}${where ? `  ${where}` : ''}  ${event.data}`;
 }

@@ -1,143 +1,19 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { describeSettings, describeStore, maskUrl, type ResolvedConfig } from '../config/index.js';
-import { messageOf } from '../errors.js';
-import { connectRedis } from '../http/rate-limit.js';
-import { createLogger } from '../http/logger.js';
-import { openConfiguredStore } from '../runtime.js';
-import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags, type ServerFlags } from './options.js';
-import { ExitCode, print } from './output.js';
-import { loadTargetsFile } from '../targets/load.js';
-import { readPolicyFile } from '../approvals/index.js';
-import { allowlistProblems } from '../notify/index.js';
-import type { Store } from '../store/index.js';
+import { withJson } from './json-doc.js';
+import { withConfigOptions, withServerOptions, type ConfigFlags, type ServerFlags } from './options.js';
 
 export function registerConfigCommands(program: Command): void {
   const config = program.command('config').description('inspect the configuration');
-  withServerOptions(withConfigOptions(config.command('validate')))
+  withJson(withServerOptions(withConfigOptions(config.command('validate'))), {
+    shape: 'object',
+    fields: ['valid', 'problems'],
+    optional: ['notes', 'configFile', 'policyFile', 'settings', 'paths', 'database'],
+    note: 'a configuration that does not load gives only valid and problems',
+  }, 'print the result as JSON')
     .description('load every setting, print them resolved (secrets masked) and check the database; exit 2 listing every problem')
-    .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExamples:\n  airlock config validate\n  AIRLOCK_PORT=8080 airlock config validate --instance-id canary --json')
     .action(async (flags: ConfigFlags & ServerFlags & { json?: boolean }) => {
+      const { validateConfig } = await import('./config-check.js');
       process.exitCode = await validateConfig(flags, Boolean(flags.json));
     });
-}
-
-/** Every problem of targets.yaml, each prefixed with the file's setting. */
-function targetProblems(config: ResolvedConfig): string[] {
-  if (!config.targetsFile) return [];
-  try {
-    loadTargetsFile(config.targetsFile, config);
-    return [];
-  } catch (error) {
-    return ((error as { details?: { problems?: string[] } }).details?.problems ?? [messageOf(error)]).map((problem) => `targets.file: ${problem}`);
-  }
-}
-
-/** Every problem of policy.yaml, each prefixed with the file's setting: what a start or a reload would refuse. */
-function policyProblems(config: ResolvedConfig): string[] {
-  try {
-    readPolicyFile(config.policyFile);
-    return [];
-  } catch (error) {
-    return ((error as { details?: { problems?: string[] } }).details?.problems ?? [messageOf(error)]).map((problem) => `policy.file: ${problem}`);
-  }
-}
-
-/** `airlock config validate` and `airlock serve --validate-only`. Returns the exit code. */
-export async function validateConfig(flags: ConfigFlags & ServerFlags, json: boolean): Promise<number> {
-  let resolved: ResolvedConfig;
-  try {
-    resolved = configFromFlags(flags, flags);
-  } catch (error) {
-    const problems = (error as { details?: { problems?: string[] } }).details?.problems ?? [messageOf(error)];
-    reportProblems(problems, json);
-    return ExitCode.InvalidConfig;
-  }
-  const database = await checkDatabase(resolved);
-  const redis = await checkRedis(resolved);
-  const telegram = database.ok ? await checkTelegramChats(resolved) : { problems: [], notes: [] };
-  const problems = [...(database.ok ? [] : [`database: ${database.message}`]), ...(redis.ok ? [] : [`redis: ${redis.message}`]), ...targetProblems(resolved), ...policyProblems(resolved), ...telegram.problems];
-  const notes = [...telegram.notes, ...(Object.keys(resolved.telegram.chats).length > 0 && !resolved.telegram.botToken ? ['telegram: chats are listed but there is no bot token, so Telegram is off'] : [])];
-  if (json) {
-    print(
-      JSON.stringify(
-        {
-          valid: problems.length === 0,
-          problems,
-          notes,
-          configFile: resolved.configFile ?? null,
-          policyFile: resolved.policyFile ?? null,
-          settings: describeSettings(resolved),
-          paths: resolved.paths,
-          database: describeStore(resolved),
-        },
-        null,
-        2,
-      ),
-    );
-  } else {
-    print(`configuration file: ${resolved.configFile ?? '(none)'}`);
-    print(`policy file: ${resolved.policyFile ?? '(none: built-in rules)'}`);
-    print('settings:');
-    for (const line of describeSettings(resolved)) print(`  ${line.key} = ${JSON.stringify(line.value)}  (${line.source})`);
-    print('paths:');
-    for (const [name, path] of Object.entries(resolved.paths)) print(`  ${name} = ${path ?? '(none)'}`);
-    print(`database: ${describeStore(resolved)}: ${database.ok ? 'reachable' : 'UNREACHABLE'}`);
-    print(`rate-limit store: ${resolved.redis.url ? `Redis ${maskUrl(resolved.redis.url)}: ${redis.ok ? 'reachable' : 'UNREACHABLE'}` : 'in memory (per process)'}`);
-    print(`telegram: ${resolved.telegram.botToken ? `on (${resolved.telegram.mode}, ${Object.keys(resolved.telegram.chats).length} chat(s))` : 'off (no bot token)'}`);
-    for (const note of notes) print(`note: ${note}`);
-    if (problems.length === 0) print('configuration is valid');
-    else reportProblems(problems, false);
-  }
-  return problems.length === 0 ? ExitCode.Ok : ExitCode.InvalidConfig;
-}
-
-function reportProblems(problems: string[], json: boolean): void {
-  if (json) {
-    print(JSON.stringify({ valid: false, problems }, null, 2));
-    return;
-  }
-  process.stderr.write(`configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n`);
-  for (const problem of problems) process.stderr.write(`  - ${problem}\n`);
-}
-
-async function checkDatabase(config: ResolvedConfig): Promise<{ ok: true } | { ok: false; message: string }> {
-  // SQLite "reachability" would create the file; a writable folder (checked while loading) is enough.
-  if (config.store.dialect === 'sqlite') return { ok: true };
-  try {
-    const store = await openConfiguredStore(config, 1);
-    await store.close();
-    return { ok: true };
-  } catch (error) {
-    return { ok: false, message: messageOf(error) };
-  }
-}
-
-/**
- * Chats mapped to usernames the users table does not have (or has disabled). The store is read, never
- * created: a SQLite file that does not exist yet has no users.
- */
-async function checkTelegramChats(config: ResolvedConfig): Promise<{ problems: string[]; notes: string[] }> {
-  if (Object.keys(config.telegram.chats).length === 0) return { problems: [], notes: [] };
-  let store: Store | undefined;
-  try {
-    if (config.store.dialect === 'postgres' || existsSync(config.store.file)) store = await openConfiguredStore(config, 1);
-    return await allowlistProblems(store, config.telegram.chats).catch(() => allowlistProblems(undefined, config.telegram.chats));
-  } catch (error) {
-    return { problems: [`telegram.chats: cannot read the users (${messageOf(error)})`], notes: [] };
-  } finally {
-    await store?.close();
-  }
-}
-
-async function checkRedis(config: ResolvedConfig): Promise<{ ok: true } | { ok: false; message: string }> {
-  if (!config.redis.url) return { ok: true };
-  try {
-    const redis = await connectRedis(config.redis.url, { logger: createLogger('silent'), connectTimeoutMs: config.database.connectTimeoutMs });
-    redis.disconnect();
-    return { ok: true };
-  } catch (error) {
-    return { ok: false, message: messageOf(error) };
-  }
 }

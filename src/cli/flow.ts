@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { displayOp, type ApprovalView } from '../approvals/index.js';
+import type { ApprovalView } from '../approvals/index.js';
+import { quoteArgv } from '../common/command-line.js';
 import { AirlockError } from '../errors.js';
 import type { ExecuteResponse } from '../gateway/index.js';
 import { ApiClient, withClientOptions, type ClientFlags } from './api.js';
+import { withJson } from './json-doc.js';
+import { EXECUTION_JSON, REQUEST_JSON } from './views.js';
 import { wholeNumber } from './options.js';
-import { registerWatchCommands } from './watch.js';
-import { print } from './output.js';
+import { registerWatchCommands, waitForDecision } from './watch.js';
+import { print, printJson, statusColor, table, withSpinner } from './output.js';
 
 /**
  * The words after `--` as the command line the server parses: one word is taken as a whole command
@@ -14,18 +17,18 @@ import { print } from './output.js';
  */
 export function commandOf(words: string[]): string {
   if (words.length === 0) throw new AirlockError('command_missing', 'give the command after --, e.g. airlock request --env dev -- echo test');
-  return words.length === 1 ? (words[0] as string) : displayOp({ kind: 'exec', argv: words });
+  return words.length === 1 ? (words[0] as string) : quoteArgv(words);
 }
 
 export function describeRequest(request: ApprovalView): string[] {
   const decided = request.auto_approved ? ' (approved automatically by policy)' : request.decided_by ? ` by ${request.decided_by}` : '';
   const lines = [
-    `request ${request.request_id}: ${request.status}${decided}`,
+    `request ${request.request_id}: ${statusColor(request.status)}${decided}`,
     request.op.kind === 'op'
       ? `  op       ${request.command}`
       : `  command  ${request.command}   argv ${JSON.stringify(request.op.kind === 'exec' ? request.op.argv : ['/bin/sh', '-c', request.op.script])}`,
     `  where    ${request.environment} on ${request.target}`,
-    `  risk     ${request.risk_level}: ${request.risk_reasons.map((reason) => `${reason.reason} [${reason.rule}]`).join('; ')}`,
+    `  risk     ${statusColor(request.risk_level)}: ${request.risk_reasons.map((reason) => `${reason.reason} [${reason.rule}]`).join('; ')}`,
     `  score    ${request.instruction_score}/100`,
   ];
   const findings = request.instruction_findings;
@@ -42,7 +45,7 @@ export function describeRequest(request: ApprovalView): string[] {
 }
 
 function show(request: ApprovalView, json: boolean | undefined): void {
-  if (json) print(JSON.stringify(request, null, 2));
+  if (json) printJson(request);
   else for (const line of describeRequest(request)) print(line);
 }
 
@@ -121,31 +124,9 @@ function withRequestOptions(command: Command): Command {
     .option('--worker <id>', 'a worker id (default: cli:$USER)');
 }
 
-/** Long-polls until the request is decided, showing a spinner on a terminal; `timeout` 0 waits for ever. */
-async function waitForDecision(client: ApiClient, id: string, timeoutSeconds: number): Promise<ApprovalView> {
-  const deadline = timeoutSeconds > 0 ? Date.now() + timeoutSeconds * 1000 : Number.POSITIVE_INFINITY;
-  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-  let frame = 0;
-  const spinner = process.stderr.isTTY
-    ? setInterval(() => process.stderr.write(`\r${frames[frame++ % frames.length]} waiting for a decision on ${id} `), 120)
-    : undefined;
-  try {
-    for (;;) {
-      const wait = Math.max(1, Math.min(30, Math.ceil((deadline - Date.now()) / 1000)));
-      const { request } = (await client.call('GET', `/v1/approvals/${id}?wait=${wait}`)) as { request: ApprovalView };
-      if (request.status !== 'PENDING' || Date.now() >= deadline) return request;
-    }
-  } finally {
-    if (spinner) {
-      clearInterval(spinner);
-      process.stderr.write('\r\x1b[K');
-    }
-  }
-}
-
 function printExecution(result: ExecuteResponse, json: boolean | undefined): void {
   if (json) {
-    print(JSON.stringify(result, null, 2));
+    printJson(result);
     return;
   }
   process.stdout.write(result.output);
@@ -167,10 +148,9 @@ function claimsOf(token: string): { apr?: string; env?: string } {
 }
 
 export function registerFlowCommands(program: Command): void {
-  withRequestOptions(program.command('request'))
+  withJson(withRequestOptions(program.command('request')), REQUEST_JSON)
     .description('ask for approval to run a command; prints the decision, risk and instruction score')
     .argument('<command...>', 'the command, after --')
-    .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  airlock request --env dev -- systemctl restart nginx\n  airlock request --env prd --instruction-file change.txt -- echo test')
     .action(async (words: string[], flags: RequestFlags) => {
       const client = new ApiClient(flags);
@@ -180,33 +160,39 @@ export function registerFlowCommands(program: Command): void {
 
   const approvals = program.command('approvals').description('list, show and wait for approval requests');
   registerWatchCommands(program, approvals);
-  withClientOptions(approvals.command('list'))
+  withJson(withClientOptions(approvals.command('list')), { ...REQUEST_JSON, shape: 'array' })
     .description('list requests, newest first')
     .option('-s, --status <status>', 'only PENDING, APPROVED, REJECTED, EXPIRED or EXECUTED ones')
     .option('-n, --limit <count>', 'at most this many', wholeNumber(1), 50)
-    .option('--json', 'print JSON')
     .action(async (flags: ClientFlags & { status?: string; limit: number; json?: boolean }) => {
       const query = new URLSearchParams({ limit: String(flags.limit), ...(flags.status ? { status: flags.status.toUpperCase() } : {}) });
       const { requests } = (await new ApiClient(flags).call('GET', `/v1/approvals?${query}`)) as { requests: ApprovalView[] };
-      if (flags.json) return print(JSON.stringify(requests, null, 2));
-      for (const r of requests) print(`${r.request_id}  ${r.status.padEnd(8)}  ${r.risk_level.padEnd(8)}  ${r.environment.padEnd(5)}  ${r.target.padEnd(10)}  ${r.command}`);
-      if (requests.length === 0) print('no requests');
+      if (flags.json) return printJson(requests);
+      if (requests.length === 0) return print('no requests');
+      const lines = table(requests, [
+        { header: 'ID', value: (r) => r.request_id },
+        { header: 'STATUS', value: (r) => r.status, style: (text) => statusColor(text) },
+        { header: 'RISK', value: (r) => r.risk_level, style: (text) => statusColor(text) },
+        { header: 'ENV', value: (r) => r.environment },
+        { header: 'TARGET', value: (r) => r.target },
+        { header: 'COMMAND', value: (r) => r.command },
+      ]);
+      for (const line of lines) print(line);
     });
-  withClientOptions(approvals.command('show'))
+  withJson(withClientOptions(approvals.command('show')), REQUEST_JSON)
     .description('show one request; --wait waits for its decision')
     .argument('<id>')
     .option('-w, --wait <seconds>', 'wait up to this long for a decision', wholeNumber(0), 0)
-    .option('--json', 'print JSON')
     .action(async (id: string, flags: ClientFlags & { wait: number; json?: boolean }) => {
-      const { request } = (await new ApiClient(flags).call('GET', `/v1/approvals/${encodeURIComponent(id)}${flags.wait ? `?wait=${Math.min(flags.wait, 60)}` : ''}`)) as { request: ApprovalView };
-      show(request, flags.json);
+      const fetchRequest = async (): Promise<ApprovalView> =>
+        ((await new ApiClient(flags).call('GET', `/v1/approvals/${encodeURIComponent(id)}${flags.wait ? `?wait=${Math.min(flags.wait, 60)}` : ''}`)) as { request: ApprovalView }).request;
+      show(flags.wait > 0 ? await withSpinner(`waiting up to ${Math.min(flags.wait, 60)} s for a decision on ${id}`, fetchRequest) : await fetchRequest(), flags.json);
     });
 
   for (const decision of ['approve', 'reject'] as const) {
-    const command = withClientOptions(program.command(decision))
+    const command = withJson(withClientOptions(program.command(decision)), REQUEST_JSON)
       .description(`${decision} a pending request (never your own)`)
-      .argument('<id>')
-      .option('--json', 'print JSON');
+      .argument('<id>');
     if (decision === 'approve') {
       command
         .option('--totp <code>', 'your current TOTP code (HIGH and CRITICAL requests need one)')
@@ -222,23 +208,26 @@ export function registerFlowCommands(program: Command): void {
     );
   }
 
-  withClientOptions(program.command('token'))
+  withJson(
+    withClientOptions(program.command('token')),
+    { shape: 'object', fields: ['token', 'token_type', 'expires_at', 'jti', 'approval_id', 'environment', 'target', 'op_hash'] },
+    'print the whole answer as JSON',
+  )
     .description('mint the capability token of an approved request (prints the token)')
     .argument('<id>', 'the approval id')
-    .option('--json', 'print the whole answer as JSON')
     .action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
       const client = new ApiClient(flags);
       const { request } = (await client.call('GET', `/v1/approvals/${encodeURIComponent(id)}`)) as { request: ApprovalView };
       const minted = await client.call('POST', '/v1/tokens', { body: { approval_id: id, ...operationOf(request), environment: request.environment } });
-      print(flags.json ? JSON.stringify(minted, null, 2) : (minted as { token: string }).token);
+      if (flags.json) printJson(minted);
+      else print((minted as { token: string }).token);
     });
 
-  withClientOptions(program.command('exec'))
+  withJson(withClientOptions(program.command('exec')), EXECUTION_JSON, 'print the whole answer, receipt included, as JSON')
     .description('run a command with a capability token; exits with the command\'s exit code')
     .requiredOption('--token <token>', 'the capability token (or - to read it from standard input)')
     .option('--approval <id>', 'the approval id (default: from the token)')
     .option('-e, --env <environment>', 'the environment (default: from the token)')
-    .option('--json', 'print the whole answer, receipt included, as JSON')
     .argument('<command...>', 'the command, after --')
     .action(async (words: string[], flags: ClientFlags & { token: string; approval?: string; env?: string; json?: boolean }) => {
       const token = flags.token === '-' ? readFileSync(0, 'utf8').trim() : flags.token;
@@ -249,11 +238,10 @@ export function registerFlowCommands(program: Command): void {
       process.exitCode = exitCodeOf(result);
     });
 
-  withRequestOptions(program.command('run'))
+  withJson(withRequestOptions(program.command('run')), EXECUTION_JSON, 'print the execution answer as JSON')
     .description('request, wait for the decision, mint, execute and print the output; exits with the command\'s exit code')
     .argument('<command...>', 'the command, after --')
     .option('--timeout <seconds>', 'give up waiting for a decision after this long (0: wait for ever)', wholeNumber(0), 0)
-    .option('--json', 'print the execution answer as JSON')
     .addHelpText('after', '\nExamples:\n  airlock run --env dev -- echo test\n  airlock run --env prd --instruction-file change.txt --timeout 600 -- systemctl restart nginx')
     .action(async (words: string[], flags: RequestFlags & { timeout: number }) => {
       const client = new ApiClient(flags);
@@ -263,14 +251,13 @@ export function registerFlowCommands(program: Command): void {
       process.exitCode = exitCodeOf(result);
     });
 
-  withRequestOptions(program.command('op'))
+  withJson(withRequestOptions(program.command('op')), EXECUTION_JSON, 'print the whole execution answer as JSON')
     .description('run a typed operation through the gate (request, wait, mint, execute) and print its JSON result')
     .argument('<name>', 'system.info, journal.read, cron.list, file.read, file.write, file.rollback, container.list|inspect|logs|restart|stop|start')
     .argument('[args...]', 'its arguments as key=value')
     .option('--content-file <file>', 'file.write: the new content, from this file (- for standard input)')
     .option('--challenge <id>', 'an approved challenge of yours, for a sensitive path')
     .option('--timeout <seconds>', 'give up waiting for a decision after this long (0: wait for ever)', wholeNumber(0), 0)
-    .option('--json', 'print the whole execution answer as JSON')
     .addHelpText(
       'after',
       '\nExamples:\n  airlock op --env dev system.info\n  airlock op --env dev journal.read unit=nginx.service lines=50 since=1h\n  airlock op --env prd --target web-1 file.write path=/etc/myapp.conf --content-file myapp.conf\n  airlock op --env prd --target web-1 file.rollback path=/etc/myapp.conf backup_path=/etc/.myapp.conf.airlock-backup-…\n  airlock op --env dev --challenge ID file.read path=/etc/shadow',
@@ -281,8 +268,8 @@ export function registerFlowCommands(program: Command): void {
       const body = { ...requestBody(flags, name), command: undefined, op, ...(flags.challenge ? { challenge_id: flags.challenge } : {}) };
       const { request } = (await client.call('POST', '/v1/approvals', { body })) as { request: ApprovalView };
       const result = await runToCompletion(client, request, flags.timeout);
-      if (flags.json) print(JSON.stringify(result, null, 2));
-      else if (result.success) print(JSON.stringify(result.result, null, 2));
+      if (flags.json) printJson(result);
+      else if (result.success) printJson(result.result);
       else process.stderr.write(`airlock: ${result.error_code ?? 'failed'}: ${result.error ?? 'the operation failed'}\n`);
       process.exitCode = result.success ? 0 : 1;
     });

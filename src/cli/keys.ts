@@ -1,10 +1,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseScopes, type Scope } from '../identity/index.js';
-import { rotateSigningKey } from '../tokens/index.js';
+import type { ApiKeyInfo } from '../identity/index.js';
+import { parseScopes, type Scope } from '../identity/scopes.js';
 import { localActor, withRuntime } from './admin.js';
+import { withJson, type JsonShape } from './json-doc.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
-import { print } from './output.js';
+import { color, print, printJson, table } from './output.js';
 import { registerRotateAudit } from './rotate-audit.js';
+
+const KEY_FIELDS = ['id', 'prefix', 'name', 'scopes', 'owner', 'created_at', 'created_by', 'expires_at', 'environments', 'targets', 'revoked_at', 'last_used_at'];
+const KEY_JSON: JsonShape = { shape: 'object', fields: KEY_FIELDS };
 
 /** "30d", "12h", "90m" or an ISO-8601 time: when the key stops working. */
 export function expiryOption(value: string): string {
@@ -30,7 +34,7 @@ function scopesOption(value: string): Scope[] {
 export function registerKeyCommands(program: Command): void {
   const keys = program.command('keys').description('create, list and revoke API keys (on this machine\'s store); rotate signing keys');
 
-  withConfigOptions(keys.command('create'))
+  withJson(withConfigOptions(keys.command('create')), { shape: 'object', fields: ['key', ...KEY_FIELDS], note: 'key is the secret, shown only now' })
     .description('create an API key and print it once; only its hash is stored')
     .requiredOption('--name <name>', 'what the key is for, e.g. "ci-agent"')
     .requiredOption('--scope <scopes>', 'comma-separated scopes, e.g. approvals:request,approvals:read', scopesOption)
@@ -38,13 +42,12 @@ export function registerKeyCommands(program: Command): void {
     .option('--expires <when>', 'when the key stops working: a duration (30d, 12h) or an ISO-8601 time', expiryOption)
     .option('--env <environments>', 'comma-separated environments the key may be used in (default: all)', listOption)
     .option('--target <targets>', 'comma-separated targets the key may be used on (default: all)', listOption)
-    .option('--json', 'print JSON')
     .addHelpText(
       'after',
       '\nExamples:\n  airlock keys create --name ci-agent --scope approvals:request,approvals:read,gateway:execute --env dev,test --expires 30d\n  airlock keys create --name alice-laptop --user alice --scope approvals:read,approvals:decide',
     )
     .action(async (flags: ConfigFlags & { name: string; scope: Scope[]; user?: string; expires?: string; env?: string[]; target?: string[]; json?: boolean }) => {
-      const created = await withRuntime(configFromFlags(flags), (runtime) =>
+      const created = await withRuntime(await configFromFlags(flags), (runtime) =>
         runtime.keys.create({
           name: flags.name,
           scopes: flags.scope,
@@ -55,47 +58,48 @@ export function registerKeyCommands(program: Command): void {
           ...(flags.target ? { targets: flags.target } : {}),
         }),
       );
-      if (flags.json) {
-        print(JSON.stringify({ key: created.key, ...created.info }, null, 2));
-        return;
-      }
+      if (flags.json) return printJson({ key: created.key, ...created.info });
       print(`created API key "${created.info.name}" (${created.info.prefix}) for ${created.info.owner} with scopes ${created.info.scopes.join(', ')}${created.info.expires_at ? `, expiring ${created.info.expires_at}` : ''}`);
       print(`key (shown only now, store it): ${created.key}`);
     });
 
-  withConfigOptions(keys.command('list'))
+  withJson(withConfigOptions(keys.command('list')), { ...KEY_JSON, shape: 'array' })
     .description('list API keys (never their secrets)')
-    .option('--json', 'print JSON')
     .action(async (flags: ConfigFlags & { json?: boolean }) => {
-      const list = await withRuntime(configFromFlags(flags), (runtime) => runtime.keys.list());
-      if (flags.json) {
-        print(JSON.stringify(list, null, 2));
-        return;
-      }
-      for (const key of list) {
-        const state = key.revoked_at ? `revoked ${key.revoked_at}` : `active, last used ${key.last_used_at ?? 'never'}${key.expires_at ? `, expires ${key.expires_at}` : ''}`;
-        print(`${key.prefix}  ${key.name.padEnd(20)}  ${(key.owner ?? '-').padEnd(16)}  ${key.scopes.join(',').padEnd(40)}  ${state}  (${key.id})`);
-      }
-      if (list.length === 0) print('no API keys');
+      const list = await withRuntime(await configFromFlags(flags), (runtime) => runtime.keys.list());
+      if (flags.json) return printJson(list);
+      if (list.length === 0) return print('no API keys');
+      const state = (key: ApiKeyInfo): string =>
+        key.revoked_at ? `revoked ${key.revoked_at}` : `active, last used ${key.last_used_at ?? 'never'}${key.expires_at ? `, expires ${key.expires_at}` : ''}`;
+      const lines = table(list, [
+        { header: 'PREFIX', value: (key) => key.prefix },
+        { header: 'NAME', value: (key) => key.name },
+        { header: 'OWNER', value: (key) => key.owner ?? '-' },
+        { header: 'SCOPES', value: (key) => key.scopes.join(',') },
+        { header: 'STATE', value: state, style: (text, key) => (key.revoked_at ? color.red(text) : text) },
+        { header: 'ID', value: (key) => key.id },
+      ]);
+      for (const line of lines) print(line);
     });
 
-  withConfigOptions(keys.command('revoke'))
+  withJson(withConfigOptions(keys.command('revoke')), KEY_JSON, 'print the revoked key as JSON')
     .description('revoke an API key at once, by id or prefix')
     .argument('<key>', 'the key\'s id or its prefix (as shown by `airlock keys list`)')
-    .action(async (idOrPrefix: string, flags: ConfigFlags) => {
-      const revoked = await withRuntime(configFromFlags(flags), (runtime) => runtime.keys.revoke(idOrPrefix, localActor('keys')));
-      print(`revoked API key "${revoked.name}" (${revoked.prefix})`);
+    .action(async (idOrPrefix: string, flags: ConfigFlags & { json?: boolean }) => {
+      const revoked = await withRuntime(await configFromFlags(flags), (runtime) => runtime.keys.revoke(idOrPrefix, localActor('keys')));
+      if (flags.json) printJson(revoked);
+      else print(`revoked API key "${revoked.name}" (${revoked.prefix})`);
     });
 
-  withConfigOptions(keys.command('rotate-signing'))
+  withJson(withConfigOptions(keys.command('rotate-signing')), { shape: 'object', fields: ['previous_kid', 'kid', 'previous_published_until'] })
     .description('replace the capability-token signing key: new tokens carry a new kid; the old public key stays in the JWKS until its tokens have expired')
-    .option('--json', 'print JSON')
     .addHelpText(
       'after',
       '\nEvery API instance sharing the keys folder signs with the new key within a second; gateways that fetch the JWKS\npick it up on the first token that names it. Nothing needs a restart.\n\nExamples:\n  airlock keys rotate-signing --keys-dir /etc/airlock/keys',
     )
     .action(async (flags: ConfigFlags & { json?: boolean }) => {
-      const config = configFromFlags(flags);
+      const config = await configFromFlags(flags);
+      const { rotateSigningKey } = await import('../tokens/index.js');
       const rotation = await withRuntime(config, async (runtime) => {
         const rotated = rotateSigningKey(config.paths.tokenKeyFile, config.paths.retiredKeysDir, config.tokens.ttlSeconds);
         await runtime.audit.record({
@@ -105,10 +109,7 @@ export function registerKeyCommands(program: Command): void {
         });
         return rotated;
       });
-      if (flags.json) {
-        print(JSON.stringify({ previous_kid: rotation.previousKid, kid: rotation.kid, previous_published_until: rotation.notAfter }, null, 2));
-        return;
-      }
+      if (flags.json) return printJson({ previous_kid: rotation.previousKid, kid: rotation.kid, previous_published_until: rotation.notAfter });
       print(`token signing key rotated: new kid ${rotation.kid}; the previous key ${rotation.previousKid} stays published until ${rotation.notAfter}`);
     });
 

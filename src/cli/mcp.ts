@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { AirlockError } from '../errors.js';
-import { bridgeStdio } from '../mcp/stdio.js';
 import { ApiClient, withClientOptions, type ClientFlags } from './api.js';
 
 export function registerMcpCommand(program: Command): void {
@@ -12,6 +11,7 @@ export function registerMcpCommand(program: Command): void {
       if (!flags.stdio) throw new AirlockError('usage', 'say --stdio: `airlock mcp --stdio` bridges standard input/output to the server\'s /mcp');
       const client = new ApiClient(flags);
       if (!(await client.credential())) throw new AirlockError('credentials_missing', 'set AIRLOCK_API_KEY (or --key-file), or run `airlock login` first');
+      const { bridgeStdio } = await import('../mcp/stdio.js');
       // Standard output carries the protocol: everything else goes to standard error.
       await bridgeStdio({ url: client.url, credential: () => client.credential(), log: (line) => process.stderr.write(`${line}\n`) });
     });

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { LOG_LEVELS, ROLES, requireConfig, type RawConfig, type ResolvedConfig } from '../config/index.js';
+import { LOG_LEVELS, ROLES } from '../config/choices.js';
+import type { RawConfig, ResolvedConfig } from '../config/index.js';
 
 export interface ConfigFlags {
   config?: string;
@@ -43,8 +44,12 @@ export function withServerOptions(command: Command): Command {
     .option('--segment <name>', 'gateway role: serve only the targets of this network segment');
 }
 
-/** Flags > environment > file > defaults; throws one error listing every problem. */
-export function configFromFlags(flags: ConfigFlags, server: ServerFlags = {}): ResolvedConfig {
+/**
+ * Flags > environment > file > defaults; throws one error listing every problem. The loader (zod, yaml)
+ * is imported only here, when a command reads the configuration, so that the others start quickly.
+ */
+export async function configFromFlags(flags: ConfigFlags, server: ServerFlags = {}): Promise<ResolvedConfig> {
+  const { requireConfig } = await import('../config/index.js');
   const raw: RawConfig = {};
   if (flags.instanceId !== undefined) raw.instanceId = flags.instanceId;
   if (flags.dataDir !== undefined) raw.dataDir = flags.dataDir;

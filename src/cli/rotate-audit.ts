@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
-import { AuditMirror, loadAuditSigner, rotateAuditKey } from '../audit/index.js';
-import { openMigratedStore } from '../runtime.js';
 import { localActor } from './admin.js';
+import { withJson } from './json-doc.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
-import { print } from './output.js';
+import { print, printJson } from './output.js';
 
 /** `airlock keys rotate-audit`: on this machine's store and keys folder, like the other admin commands. */
 export function registerRotateAudit(keys: Command): void {
-  withConfigOptions(keys.command('rotate-audit'))
+  withJson(withConfigOptions(keys.command('rotate-audit')), {
+    shape: 'object',
+    fields: ['seq', 'hash', 'previous_key_id', 'key_id', 'key_file', 'public_key_file', 'retired_public_key_file', 'resumed'],
+  })
     .description('replace the audit key: the old key vouches for the new one in the chain, then retires; restart the servers one by one afterwards')
-    .option('--json', 'print JSON')
     .addHelpText(
       'after',
       `
@@ -23,7 +24,8 @@ Examples:
   airlock keys rotate-audit --database-url postgres://airlock@db/airlock --data-dir /var/lib/airlock`,
     )
     .action(async (flags: ConfigFlags & { json?: boolean }) => {
-      const config = configFromFlags(flags);
+      const config = await configFromFlags(flags);
+      const [{ AuditMirror, loadAuditSigner, rotateAuditKey }, { openMigratedStore }] = await Promise.all([import('../audit/index.js'), import('../runtime.js')]);
       // Before anything is opened: a missing or unusable key is refused here, never created.
       loadAuditSigner(config.paths.auditKeyFile, config.paths.auditPublicKeyFile, { create: false });
       const store = await openMigratedStore(config);
@@ -43,7 +45,7 @@ Examples:
         await store.close();
       }
       if (flags.json) {
-        print(JSON.stringify({
+        printJson({
           seq: result.seq,
           hash: result.hash,
           previous_key_id: result.previousKeyId,
@@ -52,7 +54,7 @@ Examples:
           public_key_file: result.publicKeyFile,
           retired_public_key_file: result.retiredPublicKeyFile,
           resumed: result.resumed,
-        }, null, 2));
+        });
         return;
       }
       print(`${result.resumed ? 'finished the interrupted rotation' : 'rotated the audit key'}: ${result.previousKeyId} -> ${result.keyId} at seq ${result.seq} (checkpoint signed by both)`);

@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import { createLogger } from '../http/logger.js';
 import { isAirlockError, messageOf } from '../errors.js';
-import { reloadView } from '../reload/index.js';
-import { startGatewayServer, startServer } from '../http/server.js';
-import { validateConfig } from './config.js';
 import { configFromFlags, withConfigOptions, withServerOptions, type ConfigFlags, type ServerFlags } from './options.js';
 
 export function registerServe(program: Command): void {
@@ -16,10 +12,16 @@ export function registerServe(program: Command): void {
     )
     .action(async (flags: ConfigFlags & ServerFlags & { validateOnly?: boolean }) => {
       if (flags.validateOnly) {
+        const { validateConfig } = await import('./config-check.js');
         process.exitCode = await validateConfig(flags, false);
         return;
       }
-      const config = configFromFlags(flags, flags);
+      const config = await configFromFlags(flags, flags);
+      const [{ createLogger }, { reloadView }, { startGatewayServer, startServer }] = await Promise.all([
+        import('../http/logger.js'),
+        import('../reload/index.js'),
+        import('../http/server.js'),
+      ]);
       const logger = createLogger(config.log.level);
       const server = config.role === 'gateway' ? await startGatewayServer(config, logger) : await startServer(config, logger);
       let stopping = false;

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import type { JSONWebKeySet } from 'jose';
-import { REFERENCE_INSTRUCTION } from '../approvals/index.js';
-import { verifyReceipt } from '../gateway/index.js';
 import { ApiClient } from './api.js';
+import { withJson } from './json-doc.js';
 import { wholeNumber } from './options.js';
-import { print } from './output.js';
+import { print, printJson, statusColor } from './output.js';
 
 interface SmokeFlags {
   url?: string;
@@ -36,6 +35,7 @@ export async function smoke(flags: SmokeFlags, env: NodeJS.ProcessEnv = process.
     decide: flags.decideKey ?? env.AIRLOCK_DECIDE_KEY ?? fallback,
   };
   const client = new ApiClient(flags.url ? { url: flags.url } : {}, env);
+  const [{ REFERENCE_INSTRUCTION }, { verifyReceipt }] = await Promise.all([import('../approvals/instruction.js'), import('../gateway/receipts.js')]);
   const outcomes: Outcome[] = [];
   const state: { id?: string; token?: string; executionId?: string } = {};
   const step = async (name: string, run: () => Promise<string>): Promise<void> => {
@@ -116,8 +116,7 @@ export async function smoke(flags: SmokeFlags, env: NodeJS.ProcessEnv = process.
 }
 
 export function registerSmoke(program: Command): void {
-  program
-    .command('smoke')
+  withJson(program.command('smoke'), { shape: 'array', fields: ['name', 'pass', 'detail'] }, 'print the results as JSON')
     .description('run the reference 8-test production suite against a server; exits 1 on any failure')
     .option('--url <url>', 'the Airlock server (default: $AIRLOCK_URL, then http://127.0.0.1:5002)')
     .option('-e, --env <environment>', 'environment to request in', 'test')
@@ -125,13 +124,12 @@ export function registerSmoke(program: Command): void {
     .option('--request-key <key>', 'request key (default: $AIRLOCK_REQUEST_KEY, then $AIRLOCK_API_KEY)')
     .option('--read-key <key>', 'read key (default: $AIRLOCK_READ_KEY, then $AIRLOCK_API_KEY)')
     .option('--decide-key <key>', 'decide key (default: $AIRLOCK_DECIDE_KEY, then $AIRLOCK_API_KEY)')
-    .option('--json', 'print the results as JSON')
     .addHelpText('after', '\nExamples:\n  AIRLOCK_API_KEY=alk_… airlock smoke --url http://127.0.0.1:5002\n  airlock smoke --env prd --wait 120')
     .action(async (flags: SmokeFlags) => {
       const outcomes = await smoke(flags);
-      if (flags.json) print(JSON.stringify(outcomes, null, 2));
+      if (flags.json) printJson(outcomes);
       else {
-        outcomes.forEach((outcome, index) => print(`Test ${index + 1}: ${outcome.name.padEnd(30)} ${outcome.pass ? 'PASS' : 'FAIL'}  ${outcome.detail}`));
+        outcomes.forEach((outcome, index) => print(`Test ${index + 1}: ${outcome.name.padEnd(30)} ${statusColor(outcome.pass ? 'PASS' : 'FAIL')}  ${outcome.detail}`));
         const failed = outcomes.filter((outcome) => !outcome.pass).length;
         print(failed === 0 ? `ALL ${outcomes.length} TESTS PASSED` : `${failed} of ${outcomes.length} TESTS FAILED`);
       }

@@ -1,58 +1,87 @@
 import type { Command } from 'commander';
-import { TargetRegistry, checkTarget, targetView, type Target } from '../targets/index.js';
-import { ExitCode, print } from './output.js';
+import type { Target, TargetRegistry } from '../targets/index.js';
+import { withJson, type JsonShape } from './json-doc.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
+import { color, ExitCode, print, printJson, table } from './output.js';
 
-function registryOf(flags: ConfigFlags): TargetRegistry {
-  return new TargetRegistry(configFromFlags(flags));
+const TARGET_JSON: JsonShape = {
+  shape: 'object',
+  fields: ['id', 'executor', 'description', 'environments', 'capabilities', 'constraints', 'segment', 'mode'],
+  optional: ['workspace'],
+  note: 'constraints holds timeout, concurrency, output_cap, shell, sudo_policy and sudo_allow',
+};
+
+async function registryOf(flags: ConfigFlags): Promise<TargetRegistry> {
+  const config = await configFromFlags(flags);
+  const { TargetRegistry } = await import('../targets/index.js');
+  return new TargetRegistry(config);
 }
 
-function describe(target: Target): string {
-  const constraints = `timeout ${target.timeoutSeconds}s, concurrency ${target.concurrency}, shell ${target.shellAllowed ? 'yes' : 'no'}, sudo ${target.sudoPolicy}`;
-  return `${target.id.padEnd(20)} ${target.executor.padEnd(7)} ${target.environments.join(',').padEnd(16)} ${target.capabilities.join(',')}  (${constraints}${target.mode === 'shadow' ? ', SHADOW' : ''})`;
+function constraintsOf(target: Target): string {
+  return `timeout ${target.timeoutSeconds}s, concurrency ${target.concurrency}, shell ${target.shellAllowed ? 'yes' : 'no'}, sudo ${target.sudoPolicy}${target.mode === 'shadow' ? ', SHADOW' : ''}`;
 }
 
 /** `airlock targets list|show|check`: the registry as this machine's configuration defines it. */
 export function registerTargetCommands(program: Command): void {
   const targets = program.command('targets').description('the target registry (targets.yaml, or the built-in local target)');
 
-  withConfigOptions(targets.command('list'))
+  withJson(withConfigOptions(targets.command('list')), { ...TARGET_JSON, shape: 'array' })
     .description('list the targets, their environments, capabilities and constraints')
-    .option('--json', 'print JSON')
-    .action((flags: ConfigFlags & { json?: boolean }) => {
-      const registry = registryOf(flags);
-      if (flags.json) print(JSON.stringify(registry.list().map(targetView), null, 2));
-      else {
-        print(`source: ${registry.current().source}${registry.current().sha256 ? ` (sha256 ${registry.current().sha256})` : ''}`);
-        for (const target of registry.list()) print(describe(target));
-      }
+    .action(async (flags: ConfigFlags & { json?: boolean }) => {
+      const registry = await registryOf(flags);
+      const { targetView } = await import('../targets/index.js');
+      if (flags.json) return printJson(registry.list().map(targetView));
+      print(`source: ${registry.current().source}${registry.current().sha256 ? ` (sha256 ${registry.current().sha256})` : ''}`);
+      const lines = table(registry.list(), [
+        { header: 'ID', value: (target) => target.id },
+        { header: 'EXECUTOR', value: (target) => target.executor },
+        { header: 'ENVIRONMENTS', value: (target) => target.environments.join(',') },
+        { header: 'CAPABILITIES', value: (target) => target.capabilities.join(',') },
+        { header: 'CONSTRAINTS', value: constraintsOf },
+      ]);
+      for (const line of lines) print(line);
     });
 
-  withConfigOptions(targets.command('show'))
+  withJson(withConfigOptions(targets.command('show')), TARGET_JSON)
     .description('show one target as the gate sees it (never its credentials)')
     .argument('<id>')
-    .action((id: string, flags: ConfigFlags) => {
-      print(JSON.stringify(targetView(registryOf(flags).require(id)), null, 2));
+    .action(async (id: string, flags: ConfigFlags & { json?: boolean }) => {
+      const registry = await registryOf(flags);
+      const { targetView } = await import('../targets/index.js');
+      const target = registry.require(id);
+      if (flags.json) return printJson(targetView(target));
+      print(`target ${color.bold(target.id)} (${target.executor})`);
+      if (target.description) print(`  description   ${target.description}`);
+      print(`  environments  ${target.environments.join(', ')}`);
+      print(`  capabilities  ${target.capabilities.join(', ')}`);
+      print(`  constraints   ${constraintsOf(target)}, output cap ${target.outputCapBytes} bytes${target.sudoAllow.length > 0 ? `, sudo allows ${target.sudoAllow.join(', ')}` : ''}`);
+      if (target.segment) print(`  segment       ${target.segment}`);
+      if (target.workspaceId) print(`  workspace     ${target.workspaceId}`);
     });
 
-  withConfigOptions(targets.command('check'))
+  withJson(withConfigOptions(targets.command('check')), {
+    shape: 'array',
+    fields: ['id', 'executor', 'reachable', 'detail'],
+    optional: ['hostKey', 'engineVersion', 'latencyMs'],
+    note: 'hostKey (match or mismatch) for SSH targets, engineVersion for container engines',
+  })
     .description('connect to each target and report reachability, host-key match and engine version; exit 1 if any fails')
     .argument('[ids...]', 'only these targets')
-    .option('--json', 'print JSON')
     .action(async (ids: string[], flags: ConfigFlags & { json?: boolean }) => {
-      const registry = registryOf(flags);
+      const registry = await registryOf(flags);
+      const { checkTarget } = await import('../targets/index.js');
       const chosen = ids.length > 0 ? ids.map((id) => registry.require(id)) : registry.list();
       const results = [];
       for (const target of chosen) {
         results.push({ id: target.id, executor: target.executor, ...(await checkTarget(target)) });
       }
-      if (flags.json) print(JSON.stringify(results, null, 2));
+      if (flags.json) printJson(results);
       else {
         for (const result of results) {
-          const extras = [('hostKey' in result && result.hostKey) ? `host key ${result.hostKey}` : '', ('engineVersion' in result && result.engineVersion) ? `engine ${result.engineVersion}` : ''].filter(Boolean).join(', ');
-          print(`${result.reachable ? 'OK  ' : 'FAIL'} ${result.id.padEnd(20)} ${result.detail}${extras ? ` (${extras})` : ''}`);
+          const extras = [result.hostKey ? `host key ${result.hostKey}` : '', result.engineVersion ? `engine ${result.engineVersion}` : ''].filter(Boolean).join(', ');
+          print(`${result.reachable ? color.green('OK  ') : color.red('FAIL')} ${result.id.padEnd(20)} ${result.detail}${extras ? ` (${extras})` : ''}`);
         }
       }
-      if (results.some((result) => !result.reachable || ('hostKey' in result && result.hostKey === 'mismatch'))) process.exitCode = ExitCode.Failed;
+      if (results.some((result) => !result.reachable || result.hostKey === 'mismatch')) process.exitCode = ExitCode.Failed;
     });
 }

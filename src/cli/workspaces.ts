@@ -1,9 +1,14 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { WORKSPACE_PROVIDERS } from '../config/choices.js';
 import type { WorkspaceView } from '../workspaces/index.js';
 import { localActor, withRuntime } from './admin.js';
 import { ApiClient, withClientOptions, type ClientFlags } from './api.js';
+import { withJson, type JsonShape } from './json-doc.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './options.js';
-import { print } from './output.js';
+import { color, print, printJson, table } from './output.js';
+
+const WORKSPACE_FIELDS = ['id', 'name', 'owner', 'owner_id', 'provider', 'quota_bytes', 'labels', 'status', 'container_id', 'created_by', 'created_at', 'updated_at', 'deleted_at', 'purge_after', 'purged_at', 'mcp_path'];
+const WORKSPACE_JSON: JsonShape = { shape: 'object', fields: WORKSPACE_FIELDS };
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
@@ -26,9 +31,8 @@ function size(bytes: number): string {
   return `${bytes}B`;
 }
 
-function line(workspace: WorkspaceView): string {
-  const when = workspace.status === 'deleted' ? `deleted, restorable until ${workspace.purge_after}` : workspace.status;
-  return `${workspace.id}  ${workspace.name.padEnd(20)} ${workspace.owner.padEnd(12)} ${workspace.provider.padEnd(9)} ${size(workspace.quota_bytes).padStart(6)}  ${when}`;
+function stateOf(workspace: WorkspaceView): string {
+  return workspace.status === 'deleted' ? `deleted, restorable until ${workspace.purge_after}` : workspace.status;
 }
 
 function show(workspace: WorkspaceView & { usage_bytes?: number; provider_state?: Record<string, unknown> }, url: string): void {
@@ -51,68 +55,76 @@ function show(workspace: WorkspaceView & { usage_bytes?: number; provider_state?
 export function registerWorkspaceCommands(program: Command): void {
   const workspaces = program.command('workspaces').description('your workspaces: folders (or containers) with MCP file and git tools');
 
-  withClientOptions(workspaces.command('create'))
+  withJson(withClientOptions(workspaces.command('create')), WORKSPACE_JSON)
     .description('create a workspace of your own and print its MCP endpoint')
     .argument('<name>', 'a name of yours: letters, digits, ".", "_" or "-"')
-    .addOption(new Option('--provider <provider>', 'directory or container (default: the server\'s)').choices(['directory', 'container']))
+    .addOption(new Option('--provider <provider>', 'directory or container (default: the server\'s)').choices(WORKSPACE_PROVIDERS))
     .option('--quota <size>', 'the most it may hold, e.g. 500M or 2G (default: the server\'s)', sizeOption)
     .option('--label <name=value>', 'a label (repeatable)', labelOption)
-    .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  airlock workspaces create scratch\n  airlock workspaces create api-fix --quota 2G --label ticket=OPS-42 --provider container')
     .action(async (name: string, flags: ClientFlags & { provider?: string; quota?: number; label?: Record<string, string>; json?: boolean }) => {
       const client = new ApiClient(flags);
       const { workspace } = await client.call('POST', '/v1/workspaces', {
         body: { name, ...(flags.provider ? { provider: flags.provider } : {}), ...(flags.quota ? { quota_bytes: flags.quota } : {}), ...(flags.label ? { labels: flags.label } : {}) },
       });
-      if (flags.json) print(JSON.stringify(workspace, null, 2));
+      if (flags.json) printJson(workspace);
       else show(workspace, client.url);
     });
 
-  withClientOptions(workspaces.command('list'))
+  withJson(withClientOptions(workspaces.command('list')), { ...WORKSPACE_JSON, shape: 'array' })
     .description('list your workspaces (deleted ones too, until they are purged)')
     .option('--all', 'every owner\'s (admins)')
     .addOption(new Option('--status <status>', 'only these').choices(['active', 'deleted', 'purged', 'any']))
-    .option('--json', 'print JSON')
     .action(async (flags: ClientFlags & { all?: boolean; status?: string; json?: boolean }) => {
       const query = new URLSearchParams({ ...(flags.all ? { all: 'true' } : {}), ...(flags.status ? { status: flags.status } : {}) }).toString();
       const { workspaces: list } = await new ApiClient(flags).call('GET', `/v1/workspaces${query ? `?${query}` : ''}`);
-      if (flags.json) print(JSON.stringify(list, null, 2));
-      else if (list.length === 0) print('no workspaces');
-      else for (const workspace of list as WorkspaceView[]) print(line(workspace));
+      if (flags.json) return printJson(list);
+      if (list.length === 0) return print('no workspaces');
+      const lines = table(list as WorkspaceView[], [
+        { header: 'ID', value: (workspace) => workspace.id },
+        { header: 'NAME', value: (workspace) => workspace.name },
+        { header: 'OWNER', value: (workspace) => workspace.owner },
+        { header: 'PROVIDER', value: (workspace) => workspace.provider },
+        { header: 'QUOTA', value: (workspace) => size(workspace.quota_bytes), align: 'right' },
+        { header: 'STATE', value: stateOf, style: (text, workspace) => (workspace.status === 'active' ? color.green(text) : color.yellow(text)) },
+      ]);
+      for (const row of lines) print(row);
     });
 
-  withClientOptions(workspaces.command('show'))
+  withJson(withClientOptions(workspaces.command('show')), { ...WORKSPACE_JSON, optional: ['usage_bytes', 'provider_state'] })
     .description('one workspace: owner, provider, quota and usage, its MCP endpoint')
     .argument('<id>')
-    .option('--json', 'print JSON')
     .action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
       const client = new ApiClient(flags);
       const { workspace } = await client.call('GET', `/v1/workspaces/${encodeURIComponent(id)}`);
-      if (flags.json) print(JSON.stringify(workspace, null, 2));
+      if (flags.json) printJson(workspace);
       else show(workspace, client.url);
     });
 
-  withClientOptions(workspaces.command('delete'))
+  withJson(withClientOptions(workspaces.command('delete')), WORKSPACE_JSON, 'print the deleted workspace as JSON')
     .description('delete a workspace softly: its tools stop, its files stay restorable until the retention ends')
     .argument('<id>')
-    .action(async (id: string, flags: ClientFlags) => {
+    .action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
       const { workspace } = await new ApiClient(flags).call('DELETE', `/v1/workspaces/${encodeURIComponent(id)}`);
+      if (flags.json) return printJson(workspace);
       print(`deleted workspace ${workspace.name} (${workspace.id}); restorable until ${workspace.purge_after} (airlock workspaces restore ${workspace.id})`);
     });
 
-  withClientOptions(workspaces.command('restore'))
+  withJson(withClientOptions(workspaces.command('restore')), WORKSPACE_JSON, 'print the restored workspace as JSON')
     .description('undo a delete while the retention lasts')
     .argument('<id>')
-    .action(async (id: string, flags: ClientFlags) => {
+    .action(async (id: string, flags: ClientFlags & { json?: boolean }) => {
       const { workspace } = await new ApiClient(flags).call('POST', `/v1/workspaces/${encodeURIComponent(id)}/restore`);
+      if (flags.json) return printJson(workspace);
       print(`restored workspace ${workspace.name} (${workspace.id})`);
     });
 
-  withConfigOptions(workspaces.command('purge'))
+  withJson(withConfigOptions(workspaces.command('purge')), { shape: 'object', fields: ['purged'], note: 'purged lists the ids of the workspaces removed' })
     .description('remove deleted workspaces past their retention now (files, container, and the right to restore), on this machine\'s store; with an id, that deleted workspace at once')
     .argument('[id]', 'a deleted workspace to purge now, whatever its retention')
-    .action(async (id: string | undefined, flags: ConfigFlags) => {
-      const purged = await withRuntime(configFromFlags(flags), (runtime) => runtime.workspaces.purge(localActor('workspaces'), id ? { id } : {}));
+    .action(async (id: string | undefined, flags: ConfigFlags & { json?: boolean }) => {
+      const purged = await withRuntime(await configFromFlags(flags), (runtime) => runtime.workspaces.purge(localActor('workspaces'), id ? { id } : {}));
+      if (flags.json) return printJson({ purged });
       print(purged.length === 0 ? 'nothing to purge' : `purged ${purged.length} workspace${purged.length === 1 ? '' : 's'}: ${purged.join(', ')}`);
     });
 }

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { LOG_LEVELS, ROLES, WORKSPACE_PROVIDERS } from './choices.js';
+
+export { LOG_LEVELS, ROLES, WORKSPACE_PROVIDERS, type Role } from './choices.js';
 
 /** The environments every installation knows unless it names its own (DESIGN.md section 2). */
 export const DEFAULT_ENVIRONMENTS = ['dev', 'test', 'stg', 'prd'] as const;
@@ -107,13 +110,8 @@ const httpUrl = (example: string) =>
     { error: `must be an http(s) URL such as ${example}` },
   );
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
 /** Where the audit chain must live; the reference deployments call this AUDIT_STORAGE. */
 export const AUDIT_STORAGE = ['database', 'postgres', 'sqlite'] as const;
-
-/** Where workspaces live and what they may use (src/workspaces). */
-export const WORKSPACE_PROVIDERS = ['directory', 'container'] as const;
 
 const GiB = 1024 * 1024 * 1024;
 
@@ -163,10 +161,6 @@ const WorkspacesSchema = z
       ctx.addIssue({ code: 'custom', path: ['container', 'socketPath'], message: 'the container provider needs an engine: set workspaces.container.socketPath or url' });
     }
   });
-
-/** What one process does (DESIGN.md section 3): everything, the API side only, or the gateway side only. */
-export const ROLES = ['all', 'api', 'gateway'] as const;
-export type Role = (typeof ROLES)[number];
 
 export const ConfigSchema = z.strictObject({
   instanceId: instanceId.optional(),

@@ -2,8 +2,9 @@ export { ApiKeys, isApiKey, type ApiKeyInfo, type CreateKeyInput } from './api-k
 export { Challenges, type ChallengeView } from './challenges.js';
 export { Mfa, type Enrollment } from './mfa.js';
 export { actorOf, assertMayUse, mayUse, originOf, type Principal } from './principal.js';
-export { ROLES, RoleSchema, leastRoleFor, roleCovers, scopesOfRole, type Role } from './roles.js';
-export { SCOPES, ScopeSchema, hasScope, parseScopes, type Scope } from './scopes.js';
+export { ROLES, leastRoleFor, roleCovers, scopesOfRole, type Role } from './roles.js';
+export { SCOPES, hasScope, parseScopes, type Scope } from './scopes.js';
+export { RoleSchema, ScopeSchema } from './schema.js';
 export { SecretBox } from './secret-box.js';
 export { Sessions, csrfMatches, type SessionSettings } from './sessions.js';
 export { Users, type UserInfo } from './users.js';

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { Scope } from './scopes.js';
 
 /** Roles of users and service accounts, and the scopes each grants (DESIGN.md section 2). */
@@ -10,7 +9,6 @@ export const ROLE_SCOPES = {
 } as const satisfies Record<string, readonly Scope[]>;
 
 export const ROLES = Object.keys(ROLE_SCOPES) as (keyof typeof ROLE_SCOPES)[];
-export const RoleSchema = z.enum(ROLES as [Role, ...Role[]]);
 export type Role = keyof typeof ROLE_SCOPES;
 
 export function scopesOfRole(role: Role): readonly Scope[] {

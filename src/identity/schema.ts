@@ -1,6 +1,10 @@
 import { z } from 'zod';
-import { RoleSchema } from './roles.js';
-import { ScopeSchema } from './scopes.js';
+import { ROLES, type Role } from './roles.js';
+import { SCOPES } from './scopes.js';
+
+// Kept here, not beside the lists: the lists are read by the command line, which must start without zod.
+export const RoleSchema = z.enum(ROLES as [Role, ...Role[]]);
+export const ScopeSchema = z.enum(SCOPES);
 
 const username = z.string().trim().min(1).max(63);
 const listOfNames = z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)).min(1).max(50);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { SEVERITIES } from './severities.js';
 
-/** How bad it is, lowest first. */
-export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export { SEVERITIES } from './severities.js';
 export const Severity = z.enum(SEVERITIES);
 export type Severity = z.infer<typeof Severity>;
 

@@ -72,7 +72,8 @@ describe.each(storeKinds())('incidents on %s', (kind) => {
     expect(all.code, all.stderr).toBe(0);
     expect(JSON.parse(all.stdout).map((item: { title: string }) => item.title)).toEqual(['restored from the nightly backup', 'token replay attempts']);
     const high = await cli('incidents', 'list', '--severity', 'high');
-    expect(high.stdout).toMatch(/^\S+Z {2}HIGH {6}token replay attempts {2}\(target=local env=dev request=\S+\) {2}by cli:incidents:\S+ {2}\[\S+, seq \d+\]\n$/);
+    // A header, then one aligned row.
+    expect(high.stdout).toMatch(/^TIME\s+SEVERITY\s+TITLE\s+CONCERNS\s+BY\s+ID\s+SEQ\n\S+Z {2}HIGH {6}token replay attempts {2}target=local env=dev request=\S+ {2}cli:incidents:\S+ {2}\S+ +\d+\n$/);
     expect(JSON.parse((await cli('incidents', 'list', '--since', '1d', '--limit', '1', '--json')).stdout)).toHaveLength(1);
     expect((await cli('incidents', 'list', '--since', '2999-01-01T00:00:00Z')).stdout).toBe('no incidents\n');
     expect((await cli('incidents', 'list', '--severity', 'bogus')).stderr).toMatch(/\[incident_query_invalid\]/);

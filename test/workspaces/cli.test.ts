@@ -22,7 +22,8 @@ describe('airlock workspaces', () => {
       runCli(['workspaces', 'show', workspace.id], { cwd, env: as(gate.alice) }),
       runCli(['workspaces', 'show', workspace.id], { cwd, env: as(gate.bob) }),
     ]);
-    expect(listed.stdout).toMatch(new RegExp(`^${workspace.id}  demo\\s+alice\\s+directory\\s+2M  active\\n$`));
+    // A header, then one aligned row.
+    expect(listed.stdout).toMatch(new RegExp(`^ID\\s+NAME\\s+OWNER\\s+PROVIDER\\s+QUOTA  STATE\\n${workspace.id}  demo\\s+alice\\s+directory\\s+2M  active\\n$`));
     expect(listedByBob.stdout).toBe('no workspaces\n');
     expect(shown.stdout).toContain(`MCP       ${gate.url}/v1/workspaces/${workspace.id}/mcp`);
     expect(shown.stdout).toContain('quota     2M, 0B used');

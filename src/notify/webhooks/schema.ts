@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import { PUBLISHED_TYPES } from '../../events/index.js';
+import { DELIVERY_STATUSES, FORMATS } from './choices.js';
 
-export const FORMATS = ['standard', 'slack'] as const;
-export type WebhookFormat = (typeof FORMATS)[number];
-
-export const DELIVERY_STATUSES = ['pending', 'delivered', 'dead'] as const;
+export { DELIVERY_STATUSES, FORMATS, type WebhookFormat } from './choices.js';
 
 /** Where deliveries go: http or https only, no credentials in the authority (fetch refuses them). */
 const WebhookUrl = z
