@@ -265,7 +265,7 @@ describe('deploy/kubernetes: secrets and keys', () => {
     }
     expect(readdirSync(keysDir).sort()).toEqual([...names].sort());
 
-    // Airlock takes them as they are (it creates none of its own) and derives the public halves.
+    // Airlock takes them as they are (it replaces none of them) and derives the public halves.
     const init = await runCli(['init', '--data-dir', dataDir], { cwd: root, env: { AIRLOCK_BOOTSTRAP_ADMIN_PASSWORD: 'Test-Root-Password-Strong-1' } });
     expect(init.stderr).toBe('');
     expect(init.code).toBe(0);
