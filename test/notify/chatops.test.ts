@@ -53,4 +53,25 @@ describe('Telegram bot in session mode', () => {
     const [whoami] = await replies(ADMIN_CHAT, 'Bot mode: session');
     expect(whoami?.params.text).toContain('<b>dana</b> (admin)');
   });
+
+  it('never runs an edited message, and audits it', async () => {
+    const before = standIn.callsOf('sendMessage', (params) => String(params.chat_id) === String(ADMIN_CHAT) && params.text.includes('acts as')).length;
+    standIn.inject({
+      edited_message: {
+        message_id: 77,
+        date: Math.floor(Date.now() / 1000),
+        edit_date: Math.floor(Date.now() / 1000),
+        chat: { id: ADMIN_CHAT, type: 'private', first_name: 'Tester' },
+        from: { id: ADMIN_CHAT, is_bot: false, first_name: 'Tester' },
+        text: '/whoami',
+        entities: [{ type: 'bot_command', offset: 0, length: 7 }],
+      },
+    });
+    // Updates are handled in order: once the next message is answered, the edited one has been handled.
+    standIn.sendText(ADMIN_CHAT, '/whoami');
+    await replies(ADMIN_CHAT, 'acts as', before + 1);
+    expect(standIn.callsOf('sendMessage', (params) => String(params.chat_id) === String(ADMIN_CHAT) && params.text.includes('acts as'))).toHaveLength(before + 1);
+    const audited = await auditOf('telegram.refused');
+    expect(audited.map((event) => [event.data.chat_id, event.data.reason, event.data.update])).toContainEqual([String(ADMIN_CHAT), 'update_ignored', 'edited_message']);
+  });
 });

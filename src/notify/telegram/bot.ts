@@ -209,6 +209,11 @@ export class TelegramBot {
   private async gate(ctx: BotContext, next: NextFunction): Promise<void> {
     if (ctx.chatId === undefined) return;
     const chat = String(ctx.chatId);
+    // Only new messages and button presses act: an edited message (which commands would otherwise match) never runs.
+    if (ctx.update.message === undefined && ctx.update.callback_query === undefined) {
+      await this.refuse(ctx, chat, 'update_ignored');
+      return;
+    }
     const username = this.deps.settings.chats[chat];
     if (username === undefined) {
       await this.refuse(ctx, chat, 'chat_not_allowed');
