@@ -61,6 +61,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { path: ['telegram', 'apiRoot'], names: ['AIRLOCK_TELEGRAM_API_ROOT'] },
   { path: ['telegram', 'chats'], names: ['AIRLOCK_TELEGRAM_CHATS'] },
   { path: ['telegram', 'mode'], names: ['AIRLOCK_TELEGRAM_MODE'] },
+  { path: ['telegram', 'chatops'], names: ['AIRLOCK_TELEGRAM_CHATOPS'] },
   { path: ['telegram', 'webhookSecret'], names: ['AIRLOCK_TELEGRAM_WEBHOOK_SECRET'] },
   { path: ['telegram', 'webhookUrl'], names: ['AIRLOCK_TELEGRAM_WEBHOOK_URL'] },
   { path: ['rateLimit', 'enabled'], names: ['AIRLOCK_RATE_LIMIT_ENABLED'] },

@@ -297,6 +297,8 @@ export const ConfigSchema = z.strictObject({
       chats: telegramChats.default({}),
       /** polling (getUpdates, nothing to expose) or webhook (POST /v1/telegram/webhook). */
       mode: z.enum(['polling', 'webhook']).default('polling'),
+      /** What the chats may do besides approvals: off (approvals only) or session (approvals; `sys …` commands are refused and audited). */
+      chatops: z.enum(['off', 'session']).default('off'),
       /** Webhook mode: Telegram must send this in X-Telegram-Bot-Api-Secret-Token. */
       webhookSecret: webhookSecret.optional(),
       /** Webhook mode: the public URL of /v1/telegram/webhook, registered with Telegram at start (else register it yourself). */

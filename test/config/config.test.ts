@@ -565,9 +565,9 @@ describe('describeSettings', () => {
 describe('telegram', () => {
   const token = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
 
-  it('is off without a bot token, polling api.telegram.org with an empty allowlist', () => {
+  it('is off without a bot token, polling api.telegram.org with an empty allowlist, approvals only', () => {
     const { config } = valid();
-    expect(config.telegram).toEqual({ apiRoot: 'https://api.telegram.org', chats: {}, mode: 'polling' });
+    expect(config.telegram).toEqual({ apiRoot: 'https://api.telegram.org', chats: {}, mode: 'polling', chatops: 'off' });
   });
 
   it('reads the token (AIRLOCK_ name or the TELEGRAM_BOT_TOKEN alias), the API root and the chats in their environment form', () => {
@@ -605,6 +605,13 @@ describe('telegram', () => {
         expect.stringMatching(/^telegram\.botToken: .*bot token.*AIRLOCK_TELEGRAM_BOT_TOKEN/),
       ]),
     );
+  });
+
+  it('reads the bot mode from AIRLOCK_TELEGRAM_CHATOPS (off unless set) and refuses one it does not know', () => {
+    expect(valid({ env: {} }).config.telegram.chatops).toBe('off');
+    expect(valid({ env: { AIRLOCK_TELEGRAM_CHATOPS: 'session' } }).config.telegram.chatops).toBe('session');
+    const { problems } = problemsOf({ env: { AIRLOCK_TELEGRAM_CHATOPS: 'everything' } });
+    expect(problems).toEqual([expect.stringMatching(/^telegram\.chatops: .*AIRLOCK_TELEGRAM_CHATOPS/)]);
   });
 
   it('refuses webhook mode without a webhook secret', () => {

@@ -115,6 +115,9 @@ export class TelegramBot {
     });
     this.bot.callbackQuery(/^(approve|reject):(.+)$/, (ctx) => this.decideByButton(ctx, ctx.match[1] as 'approve' | 'reject', ctx.match[2] as string));
     this.bot.on('callback_query', (ctx) => ctx.answerCallbackQuery({ text: 'This button is not one of Airlock’s.' }));
+    // System operations are not run from this bot: in session mode a `sys …` command is refused, and audited.
+    this.bot.command('sys', (ctx) => this.refuseSystem(ctx));
+    this.bot.hears(/^sys(\s|$)/i, (ctx) => this.refuseSystem(ctx));
     this.bot.on('message', (ctx) => this.reply(ctx, HELP));
     this.bot.catch(async (error) => {
       deps.logger.warn({ error: messageOf(error.error), update: error.ctx.update.update_id }, 'telegram update failed');
@@ -206,6 +209,11 @@ export class TelegramBot {
   private async gate(ctx: BotContext, next: NextFunction): Promise<void> {
     if (ctx.chatId === undefined) return;
     const chat = String(ctx.chatId);
+    // Only new messages and button presses act: an edited message (which commands would otherwise match) never runs.
+    if (ctx.update.message === undefined && ctx.update.callback_query === undefined) {
+      await this.refuse(ctx, chat, 'update_ignored');
+      return;
+    }
     const username = this.deps.settings.chats[chat];
     if (username === undefined) {
       await this.refuse(ctx, chat, 'chat_not_allowed');
@@ -271,9 +279,24 @@ export class TelegramBot {
       [
         `This chat (<code>${escapeHtml(chat)}</code>) acts as <b>${escapeHtml(user.username)}</b> (${escapeHtml(user.role)}).`,
         `May read requests: ${yes('approvals:read')} · may decide them: ${yes('approvals:decide')}`,
+        `Bot mode: ${escapeHtml(this.deps.settings.chatops)} (${this.deps.settings.chatops === 'session' ? 'requests and approvals; no system operations' : 'approvals only'})`,
         `TOTP: ${user.totp_secret ? 'enrolled (HIGH and CRITICAL approvals take your current code)' : 'not enrolled (HIGH and CRITICAL requests cannot be approved)'}`,
       ].join('\n'),
     );
+  }
+
+  private async refuseSystem(ctx: BotContext): Promise<void> {
+    if (this.deps.settings.chatops !== 'session') {
+      await this.reply(ctx, HELP);
+      return;
+    }
+    const { chat, principal } = ctx.acting as Acting;
+    await this.deps.audit.record({
+      actor: actorOf(principal),
+      action: 'telegram.chatops_refused',
+      data: { chat_id: chat, message_id: ctx.message?.message_id ?? null, reason: 'session_mode', command: clip((ctx.message?.text ?? '').split(/\s+/).slice(0, 2).join(' '), 40), ...originOf(principal) },
+    });
+    await this.reply(ctx, 'This bot runs in <b>session</b> mode: it handles requests and approvals only, never system operations. Nothing was run.');
   }
 
   private async pending(ctx: BotContext): Promise<void> {
