@@ -94,6 +94,14 @@ const telegramChats = z.preprocess(
   z.record(chatId, username, { error: 'must map chat ids to usernames, e.g. {12345: alice} (or "12345=alice,67890=bob")' }),
 );
 
+/** Usernames as a list, or as text: "alice,bob" (the environment's form). */
+const usernameList = z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(',').map((name) => name.trim()).filter((name) => name !== '') : value),
+  z.array(username).refine((names) => new Set(names).size === names.length, { error: 'must not name a user twice' }),
+);
+
+const targetId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'must be a target id' });
+
 /** Telegram's secret_token: what it sends back in X-Telegram-Bot-Api-Secret-Token (its own alphabet and length). */
 const webhookSecret = z.string().regex(/^[A-Za-z0-9_-]{32,256}$/, { error: 'must be 32-256 letters, digits, "_" or "-"' });
 
@@ -297,8 +305,26 @@ export const ConfigSchema = z.strictObject({
       chats: telegramChats.default({}),
       /** polling (getUpdates, nothing to expose) or webhook (POST /v1/telegram/webhook). */
       mode: z.enum(['polling', 'webhook']).default('polling'),
-      /** What the chats may do besides approvals: off (approvals only) or session (approvals; `sys …` commands are refused and audited). */
-      chatops: z.enum(['off', 'session']).default('off'),
+      /**
+       * What the chats may do besides approvals: off (approvals only), session (approvals; `sys …` commands
+       * are refused and audited) or system (typed system operations through the gate, for the system admins only).
+       */
+      chatops: z.enum(['off', 'session', 'system']).default('off'),
+      /** System mode: the users who may use this bot at all (the reference's system_admin_users); everyone else is refused. */
+      systemAdmins: usernameList.default([]),
+      /** System mode: where `sys …` commands run unless they name `--target` / `--env`. */
+      system: z
+        .strictObject({
+          /** The host target of journal, cron, read, config and info. */
+          target: targetId.default('local'),
+          /** The container-engine target of `sys docker …`; such commands name `--target` without it. */
+          containerTarget: targetId.optional(),
+          /** The environment of the requests; without it, the target's only environment. */
+          environment: environmentName.optional(),
+        })
+        .prefault({}),
+      /** Commands (sys, sysauth) one person may send per minute; more are refused and audited. */
+      commandsPerMinute: integer(1, 600).default(20),
       /** Webhook mode: Telegram must send this in X-Telegram-Bot-Api-Secret-Token. */
       webhookSecret: webhookSecret.optional(),
       /** Webhook mode: the public URL of /v1/telegram/webhook, registered with Telegram at start (else register it yourself). */
@@ -306,6 +332,9 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({})
     .superRefine((telegram, ctx) => {
+      if (telegram.chatops === 'system' && telegram.systemAdmins.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['systemAdmins'], message: 'system mode needs at least one system admin (the usernames that may use this bot)' });
+      }
       if (telegram.mode === 'webhook' && telegram.botToken !== undefined && telegram.webhookSecret === undefined) {
         ctx.addIssue({ code: 'custom', path: ['webhookSecret'], message: 'webhook mode needs a secret that Telegram sends back with every update (32+ characters)' });
       }

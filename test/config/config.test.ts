@@ -567,7 +567,16 @@ describe('telegram', () => {
 
   it('is off without a bot token, polling api.telegram.org with an empty allowlist, approvals only', () => {
     const { config } = valid();
-    expect(config.telegram).toEqual({ apiRoot: 'https://api.telegram.org', chats: {}, mode: 'polling', chatops: 'off' });
+    expect(config.telegram).toEqual({ apiRoot: 'https://api.telegram.org', chats: {}, mode: 'polling', chatops: 'off', systemAdmins: [], system: { target: 'local' }, commandsPerMinute: 20 });
+  });
+
+  it('reads a system-mode bot from the environment and refuses one without system admins', () => {
+    const { config } = valid({
+      env: { AIRLOCK_TELEGRAM_CHATOPS: 'system', AIRLOCK_TELEGRAM_SYSTEM_ADMINS: 'dana, erin', AIRLOCK_TELEGRAM_SYSTEM_TARGET: 'web-1', AIRLOCK_TELEGRAM_SYSTEM_ENVIRONMENT: 'prd', AIRLOCK_TELEGRAM_COMMANDS_PER_MINUTE: '5' },
+    });
+    expect(config.telegram).toMatchObject({ chatops: 'system', systemAdmins: ['dana', 'erin'], system: { target: 'web-1', environment: 'prd' }, commandsPerMinute: 5 });
+    expect(problemsOf({ env: { AIRLOCK_TELEGRAM_CHATOPS: 'system' } }).problems).toEqual([expect.stringContaining('telegram.systemAdmins: system mode needs at least one system admin')]);
+    expect(problemsOf({ env: { AIRLOCK_TELEGRAM_CHATOPS: 'system', AIRLOCK_TELEGRAM_SYSTEM_ADMINS: 'dana,dana' } }).problems).toEqual([expect.stringContaining('must not name a user twice')]);
   });
 
   it('reads the token (AIRLOCK_ name or the TELEGRAM_BOT_TOKEN alias), the API root and the chats in their environment form', () => {
