@@ -240,12 +240,12 @@ async function buildRuntime(config: ResolvedConfig, logger: Logger, redis: Redis
   });
   const gateway: ExecutionService = receiptKey ? gatewayOf(base, tokens, receiptKey) : new RemoteGateway(config.gateway.url);
   const botToken = config.telegram.botToken;
-  const telegram = botToken ? new Telegram({ settings: { ...config.telegram, botToken }, store, audit, approvals, logger }) : undefined;
+  const telegram = botToken ? new Telegram({ settings: { ...config.telegram, botToken }, store, audit, approvals, logger, system: { challenges, tokens, gateway, targets } }) : undefined;
   const events = new Events(
     outbox,
     store,
     { pollMs: config.events.pollMs, retentionDays: config.events.retentionDays, maxAttempts: config.events.maxAttempts, baseDelayMs: config.events.retryBaseMs, maxDelayMs: config.events.retryMaxMs, leaseMs: 60_000 },
-    [new WebhookChannel({ store, box }), ...(telegram ? [telegram.channel] : [])],
+    [new WebhookChannel({ store, box }), ...(telegram?.channel ? [telegram.channel] : [])],
     (message) => logger.warn(message),
   );
   const webhooks = new Webhooks({ store, audit, box, dispatcher: events.dispatcher });

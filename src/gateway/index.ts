@@ -2,3 +2,4 @@ export { Gateway, REPLAY_ERROR, findExecution, type ExecuteResponse, type Execut
 export { RemoteGateway } from './remote.js';
 export { executeRoutes, executionRoutes, tokenRoutes, receiptKeyRoutes } from './routes.js';
 export { signReceipt, verifyReceipt, type ReceiptClaims } from './receipts.js';
+export { runApproved } from './run-approved.js';

@@ -5,7 +5,7 @@ import { REFERENCE_INSTRUCTION, SECTIONS, type Approvals, type ApprovalView, typ
 import { AuditQuery, queryAudit } from '../audit/query.js';
 import type { AuditLog } from '../audit/index.js';
 import { AirlockError } from '../errors.js';
-import type { ExecuteResponse, ExecutionService } from '../gateway/index.js';
+import { runApproved, type ExecuteResponse, type ExecutionService } from '../gateway/index.js';
 import type { Principal } from '../identity/index.js';
 import type { Store } from '../store/index.js';
 import { targetView, type TargetRegistry } from '../targets/index.js';
@@ -116,12 +116,7 @@ export function createMcpServer(deps: McpDeps, caller: McpCaller): McpServer {
   }
 
   /** Mints the approval's token and runs it, in one step, as the principal (who must be allowed to mint it). */
-  async function execute(principal: Principal, request: ApprovalView): Promise<ExecuteResponse> {
-    if (request.status !== 'APPROVED') throw new AirlockError('approval_not_approved', `request ${request.request_id} is ${request.status}, not APPROVED`, { status: 409 });
-    const operation = request.op.kind === 'op' ? { op: { name: request.op.name, args: request.op.args } as never } : { command: request.command };
-    const minted = await deps.tokens.mint(principal, { approval_id: request.request_id, environment: request.environment, ...operation });
-    return deps.gateway.execute(minted.token, { approval_id: request.request_id, environment: request.environment, ...operation }, { ip: caller.ip });
-  }
+  const execute = (principal: Principal, request: ApprovalView): Promise<ExecuteResponse> => runApproved(deps, principal, request, { ip: caller.ip });
 
   const workerOf = (principal: Principal, worker: string | undefined): string => worker ?? `mcp:${principal.name}`;
 

@@ -20,16 +20,30 @@ interface StoredMessage {
 
 type Update = Record<string, any> & { update_id: number };
 
+/** A file the bot sent (sendDocument), as the chat received it. */
+export interface SentDocument {
+  readonly chatId: string;
+  readonly filename: string;
+  readonly content: Buffer;
+  readonly replyTo: number | null;
+}
+
 /**
  * A local stand-in for the Telegram Bot API: a plain HTTP server answering `/bot<token>/<method>` the way
  * Telegram does (`{ok, result}` or `{ok: false, error_code, description}`) for the methods Airlock uses:
  * getMe, getUpdates (a real long poll over the updates a test injects), deleteWebhook, setWebhook,
- * sendMessage, editMessageText, answerCallbackQuery. It keeps the messages it was sent, so edits of a
+ * sendMessage, editMessageText, answerCallbackQuery, deleteMessage and sendDocument (a real multipart
+ * upload). It keeps the messages it was sent, so edits of a
  * message that does not exist, and edits that change nothing, fail as they do on Telegram. Every call is
  * recorded. Tests inject what people do: a text message (a command) or a button press.
  */
 export class TelegramStandIn {
   readonly calls: TelegramCall[] = [];
+  readonly documents: SentDocument[] = [];
+  /** Messages the bot deleted, as `chat:message`. */
+  readonly deleted = new Set<string>();
+  /** When false, deleteMessage fails as it does in a group where the bot is no admin. */
+  mayDelete = true;
   /** Told of every call as it arrives (before it is answered). */
   onCall: ((call: TelegramCall) => void) | undefined;
   private readonly updates: Update[] = [];
@@ -94,17 +108,31 @@ export class TelegramStandIn {
 
   /** A person types `text` in a private chat (commands get their bot_command entity, as Telegram sends them). */
   sendText(chatId: number, text: string, from: { id?: number; username?: string } = {}): number {
+    return this.inject({ message: this.message(chatId, text, from) });
+  }
+
+  /**
+   * A person types `text` in a private chat, or (`group`) in a group, optionally as a reply to one of the
+   * bot's messages; returns the new message's id (what the bot replies to, or deletes).
+   */
+  say(chatId: number, text: string, options: { from?: number; group?: boolean; replyTo?: number } = {}): number {
+    const message = this.message(chatId, text, { ...(options.from !== undefined ? { id: options.from } : {}) });
+    if (options.group) message.chat = { id: chatId, type: 'group', title: 'Ops' };
+    if (options.replyTo !== undefined) message.reply_to_message = { message_id: options.replyTo, date: message.date, chat: message.chat, from: BOT, text: '…' };
+    this.inject({ message });
+    return message.message_id as number;
+  }
+
+  private message(chatId: number, text: string, from: { id?: number; username?: string }): Record<string, any> {
     const command = /^\/\S+/.exec(text)?.[0];
-    return this.inject({
-      message: {
-        message_id: this.nextMessageId++,
-        date: Math.floor(Date.now() / 1000),
-        chat: { id: chatId, type: 'private', first_name: 'Tester' },
-        from: { id: from.id ?? chatId, is_bot: false, first_name: 'Tester', ...(from.username ? { username: from.username } : {}) },
-        text,
-        ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command.length }] } : {}),
-      },
-    });
+    return {
+      message_id: this.nextMessageId++,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: chatId, type: 'private', first_name: 'Tester' },
+      from: { id: from.id ?? chatId, is_bot: false, first_name: 'Tester', ...(from.username ? { username: from.username } : {}) },
+      text,
+      ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command.length }] } : {}),
+    };
   }
 
   /** A person presses an inline button of a message in a private chat; returns the callback query id. */
@@ -158,7 +186,18 @@ export class TelegramStandIn {
   private async answer(method: string, params: Record<string, any>, response: ServerResponse): Promise<{ result: unknown } | { error_code: number; description: string }> {
     switch (method) {
       case 'getMe':
-        return { result: { id: 424242, is_bot: true, first_name: 'Airlock', username: 'airlock_test_bot', can_join_groups: false, can_read_all_group_messages: false, supports_inline_queries: false } };
+        return { result: { ...BOT, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false } };
+      case 'deleteMessage':
+        if (!this.mayDelete) return { error_code: 400, description: "Bad Request: message can't be deleted" };
+        this.deleted.add(`${params.chat_id}:${params.message_id}`);
+        return { result: true };
+      case 'sendDocument': {
+        const file = params.document as { name: string; content: Buffer } | undefined;
+        if (!file || typeof file !== 'object') return { error_code: 400, description: 'Bad Request: there is no document in the request' };
+        const replyTo = params.reply_parameters ? Number(JSON.parse(String(params.reply_parameters)).message_id) : null;
+        this.documents.push({ chatId: String(params.chat_id), filename: file.name, content: file.content, replyTo });
+        return { result: { message_id: this.nextMessageId++, date: Math.floor(Date.now() / 1000), chat: { id: Number(params.chat_id), type: 'private' }, from: BOT, document: { file_id: `file-${this.documents.length}`, file_name: file.name, file_size: file.content.length } } };
+      }
       case 'deleteWebhook':
       case 'setWebhook':
       case 'answerCallbackQuery':
@@ -193,7 +232,7 @@ export class TelegramStandIn {
       message_id: message.messageId,
       date: Math.floor(Date.now() / 1000),
       chat: { id: Number(message.chatId), type: 'private', first_name: 'Tester' },
-      from: { id: 424242, is_bot: true, first_name: 'Airlock', username: 'airlock_test_bot' },
+      from: BOT,
       text: message.text,
       ...(markup ? { reply_markup: markup } : {}),
     };
@@ -222,14 +261,51 @@ export class TelegramStandIn {
   }
 }
 
+/** The bot as the stand-in presents it (getMe, and the sender of its messages). */
+export const BOT = { id: 424242, is_bot: true, first_name: 'Airlock', username: 'airlock_test_bot' } as const;
+
 async function readParams(request: IncomingMessage): Promise<Record<string, any>> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
-  const body = Buffer.concat(chunks).toString('utf8');
+  const raw = Buffer.concat(chunks);
+  const body = raw.toString('utf8');
   const query = Object.fromEntries(new URL(request.url ?? '/', 'http://stand-in').searchParams);
   if (body === '') return query;
-  if ((request.headers['content-type'] ?? '').includes('application/json')) return { ...query, ...(JSON.parse(body) as Record<string, any>) };
+  const type = request.headers['content-type'] ?? '';
+  if (type.includes('application/json')) return { ...query, ...(JSON.parse(body) as Record<string, any>) };
+  if (type.includes('multipart/form-data')) return { ...query, ...readMultipart(raw, type) };
   return { ...query, ...Object.fromEntries(new URLSearchParams(body)) };
+}
+
+/**
+ * A multipart upload (sendDocument) as Telegram reads it: fields, and `attach://name` resolved to its
+ * file part. Read by hand: grammy writes headers as `content-disposition:form-data;name="x";filename=a.txt`
+ * (no spaces, an unquoted file name), which Telegram accepts and stricter parsers refuse.
+ */
+function readMultipart(raw: Buffer, type: string): Record<string, any> {
+  const boundary = Buffer.from(`--${/boundary=([^;]+)/.exec(type)?.[1] ?? ''}`);
+  const fields: Record<string, any> = {};
+  const files = new Map<string, { name: string; content: Buffer }>();
+  let at = raw.indexOf(boundary);
+  while (at >= 0) {
+    const start = at + boundary.length + 2;
+    const next = raw.indexOf(boundary, start);
+    if (next < 0) break;
+    const part = raw.subarray(start, next - 2);
+    const split = part.indexOf('\r\n\r\n');
+    const headers = part.subarray(0, split).toString('utf8');
+    const content = part.subarray(split + 4);
+    const name = /name="([^"]*)"/.exec(headers)?.[1] ?? '';
+    const filename = /filename="?([^";\r\n]+)"?/.exec(headers)?.[1];
+    if (filename !== undefined) files.set(name, { name: filename, content: Buffer.from(content) });
+    else fields[name] = content.toString('utf8');
+    at = next;
+  }
+  for (const [key, value] of Object.entries(fields)) {
+    const attached = typeof value === 'string' && value.startsWith('attach://') ? files.get(value.slice('attach://'.length)) : undefined;
+    if (attached) fields[key] = attached;
+  }
+  return fields;
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {

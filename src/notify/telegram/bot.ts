@@ -3,6 +3,10 @@ import { Bot, GrammyError, type Context, type NextFunction } from 'grammy';
 import type { Update } from 'grammy/types';
 import type { Logger } from 'pino';
 import type { Approvals, ApprovalView } from '../../approvals/index.js';
+import type { ExecutionService } from '../../gateway/index.js';
+import type { Challenges } from '../../identity/index.js';
+import type { TargetRegistry } from '../../targets/index.js';
+import type { Tokens } from '../../tokens/service.js';
 import type { AuditLog } from '../../audit/index.js';
 import type { Config } from '../../config/index.js';
 import { AirlockError, messageOf } from '../../errors.js';
@@ -10,6 +14,9 @@ import { actorOf, hasScope, originOf, scopesOfRole, type Principal, type Role, t
 import type { Store } from '../../store/index.js';
 import type { UsersTable } from '../../store/tables.js';
 import type { Cards } from './cards.js';
+import { CommandRate, addressedToBot, commandWords } from './chatops/addressing.js';
+import { SYSAUTH_USAGE, SYS_USAGE, redactedCommand } from './chatops/parse.js';
+import { SystemOperator, deleteCodeMessage } from './chatops/operator.js';
 import { escapeHtml, pendingList } from './format.js';
 
 export type TelegramSettings = Config['telegram'] & { readonly botToken: string };
@@ -18,6 +25,8 @@ export type TelegramSettings = Config['telegram'] & { readonly botToken: string 
 const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 /** How long to wait before trying Telegram again after a failed start. */
 const RETRY_MS = 10_000;
+/** While another process takes this bot's updates (409 Conflict), tries are spaced out up to this. */
+const CONFLICT_RETRY_MAX_MS = 300_000;
 /** A chat that keeps writing while refused is audited once per this window (with the count it skipped). */
 const REFUSAL_WINDOW_MS = 60_000;
 /** Approval ids are UUIDs. */
@@ -51,6 +60,20 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** What system mode needs besides the approvals: challenges, minting, a gateway and the targets. */
+export interface SystemParts {
+  readonly challenges: Challenges;
+  readonly tokens: Tokens;
+  readonly gateway: ExecutionService;
+  readonly targets: TargetRegistry;
+}
+
+const MODES: Record<TelegramSettings['chatops'], string> = {
+  off: 'approvals only',
+  session: 'requests and approvals; no system operations',
+  system: 'typed system operations through the gate, for its system admins only',
+};
+
 const HELP = [
   'New requests that wait for you arrive here with <b>Approve</b> / <b>Reject</b> buttons.',
   '/pending: requests waiting for a decision',
@@ -58,6 +81,13 @@ const HELP = [
   '/approve ID [CODE]: approve; HIGH and CRITICAL requests need your current TOTP code',
   '/reject ID REASON: reject, saying why',
   '/whoami: who this chat acts as',
+].join('\n');
+
+const SYSTEM_HELP = [
+  'System operations go through Airlock: LOW ones run at once, others run here once approved.',
+  `<code>${[...SYS_USAGE, ...SYSAUTH_USAGE].join('\n')}</code>`,
+  '(sys commands take --target T and --env E)',
+  HELP,
 ].join('\n');
 
 /**
@@ -72,7 +102,12 @@ export class TelegramBot {
   private starting: Promise<void> | undefined;
   private running = false;
   private lastError: string | null = null;
+  /** Tries in a row that Telegram answered 409 Conflict (another process takes this bot's updates). */
+  private conflicts = 0;
   private readonly refusals = new Map<string, { until: number; suppressed: number }>();
+  private readonly rate: CommandRate;
+  /** System mode: runs `sys` and `sysauth` commands. */
+  private readonly operator: SystemOperator | undefined;
 
   constructor(
     private readonly deps: {
@@ -82,6 +117,8 @@ export class TelegramBot {
       readonly approvals: Approvals;
       readonly cards: Cards;
       readonly logger: Logger;
+      /** Required in system mode. */
+      readonly system?: SystemParts | undefined;
     },
   ) {
     // Long polls hold for 30 s; every other call answers far sooner.
@@ -97,14 +134,21 @@ export class TelegramBot {
         throw error;
       }
     });
+    this.rate = new CommandRate(deps.settings.commandsPerMinute);
+    if (deps.settings.chatops === 'system') {
+      if (!deps.system) throw new AirlockError('config_invalid', 'a system-mode Telegram bot needs the gateway, tokens and challenges of the API runtime');
+      this.operator = new SystemOperator({ ...deps, ...deps.system, api: this.bot.api });
+    }
     this.bot.use((ctx, next) => this.gate(ctx, next));
-    this.bot.command(['start', 'help'], (ctx) => this.reply(ctx, `This chat acts as <b>${escapeHtml(ctx.acting?.user.username ?? '')}</b> in Airlock.\n${HELP}`));
+    // `sys …` and `sysauth …`, typed plainly, as a command or after the bot's @mention.
+    this.bot.on('message:text', (ctx, next) => this.systemCommand(ctx, next));
+    this.bot.command(['start', 'help'], (ctx) => this.reply(ctx, `This chat acts as <b>${escapeHtml(ctx.acting?.user.username ?? '')}</b> in Airlock.\n${this.help()}`));
     this.bot.command('whoami', (ctx) => this.whoami(ctx));
     this.bot.command('pending', (ctx) => this.pending(ctx));
     this.bot.command('status', (ctx) => this.status(ctx, ctx.match.trim()));
     this.bot.command('approve', (ctx) => {
       const [id = '', code] = ctx.match.trim().split(/\s+/);
-      return this.decideByCommand(ctx, id, 'approve', code !== undefined ? { totp: code } : {});
+      return this.decideByCommand(ctx, id, 'approve', code !== undefined && code !== '' ? { totp: code } : {});
     });
     this.bot.command('reject', (ctx) => {
       const text = ctx.match.trim();
@@ -115,10 +159,7 @@ export class TelegramBot {
     });
     this.bot.callbackQuery(/^(approve|reject):(.+)$/, (ctx) => this.decideByButton(ctx, ctx.match[1] as 'approve' | 'reject', ctx.match[2] as string));
     this.bot.on('callback_query', (ctx) => ctx.answerCallbackQuery({ text: 'This button is not one of Airlock’s.' }));
-    // System operations are not run from this bot: in session mode a `sys …` command is refused, and audited.
-    this.bot.command('sys', (ctx) => this.refuseSystem(ctx));
-    this.bot.hears(/^sys(\s|$)/i, (ctx) => this.refuseSystem(ctx));
-    this.bot.on('message', (ctx) => this.reply(ctx, HELP));
+    this.bot.on('message', (ctx) => this.reply(ctx, this.help()));
     this.bot.catch(async (error) => {
       deps.logger.warn({ error: messageOf(error.error), update: error.ctx.update.update_id }, 'telegram update failed');
       // Only a chat that passed the allowlist hears about it.
@@ -143,6 +184,7 @@ export class TelegramBot {
     if (this.stopped) return;
     this.stopped = true;
     this.stopping.abort();
+    this.operator?.stop();
     const atMost = (ms: number) => sleep(ms, undefined, { ref: false });
     // Stopping confirms the handled updates to Telegram; an unreachable Telegram must not hold the shutdown.
     if (this.mode === 'polling') await Promise.race([this.bot.stop().catch(() => undefined), atMost(5000)]);
@@ -151,9 +193,10 @@ export class TelegramBot {
   }
 
   /** For /health: whether the bot is talking to Telegram, and the last failure if it is not. */
-  health(): { healthy: boolean; mode: string; bot: string | null; chats: number; last_error: string | null } {
+  health(): { healthy: boolean; mode: string; chatops: string; bot: string | null; chats: number; conflict: boolean; last_error: string | null } {
     const bot = this.bot.isInited() ? this.bot.botInfo.username : null;
-    return { healthy: this.running && this.lastError === null, mode: this.mode, bot, chats: Object.keys(this.deps.settings.chats).length, last_error: this.lastError };
+    const { chatops, chats } = this.deps.settings;
+    return { healthy: this.running && this.lastError === null, mode: this.mode, chatops, bot, chats: Object.keys(chats).length, conflict: this.conflicts > 0, last_error: this.lastError };
   }
 
   /** One update from the webhook route (its secret already checked). */
@@ -169,6 +212,8 @@ export class TelegramBot {
           allowed_updates: [...ALLOWED_UPDATES],
           onStart: (info) => {
             this.running = true;
+            if (this.conflicts > 0) this.deps.logger.info({ bot: info.username }, 'telegram: the other process that took this bot\'s updates is gone');
+            this.conflicts = 0;
             this.deps.logger.info({ bot: info.username, chats: Object.keys(this.deps.settings.chats).length }, 'telegram bot polling');
           },
         });
@@ -178,11 +223,28 @@ export class TelegramBot {
         if (this.stopped) return;
         this.lastError = messageOf(error);
         const unauthorized = error instanceof GrammyError && error.error_code === 401;
+        if (error instanceof GrammyError && error.error_code === 409) {
+          await this.waitOutConflict();
+          continue;
+        }
         this.deps.logger.error({ error: messageOf(error) }, unauthorized ? 'telegram refused the bot token: the bot is off until the configuration changes' : 'telegram polling stopped; trying again');
         if (unauthorized) return;
         await sleep(RETRY_MS, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * Telegram gives a bot's updates to one process: a 409 Conflict means another one (an instance with
+   * the same bot token, or a webhook) has them. Said once in the log and plainly in /health, then tried
+   * again less and less often (say, an old process still stopping), never in a tight loop.
+   */
+  private async waitOutConflict(): Promise<void> {
+    this.conflicts += 1;
+    const delay = Math.min(RETRY_MS * 2 ** (this.conflicts - 1), CONFLICT_RETRY_MAX_MS);
+    this.lastError = `409 Conflict: another process is taking this bot's updates (an Airlock instance with the same bot token, or a webhook); give each instance its own bot. Trying again in ${Math.round(delay / 1000)} s (try ${this.conflicts})`;
+    if (this.conflicts === 1) this.deps.logger.error({ bot: this.bot.isInited() ? this.bot.botInfo.username : null }, 'telegram: 409 Conflict, another process is taking this bot\'s updates: give each instance its own bot token; trying again less and less often');
+    await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined);
   }
 
   private async prepareWebhook(): Promise<void> {
@@ -214,9 +276,23 @@ export class TelegramBot {
       await this.refuse(ctx, chat, 'update_ignored');
       return;
     }
-    const username = this.deps.settings.chats[chat];
-    if (username === undefined) {
+    const { chats, chatops, systemAdmins } = this.deps.settings;
+    if (chats[chat] === undefined) {
       await this.refuse(ctx, chat, 'chat_not_allowed');
+      return;
+    }
+    const group = ctx.chat?.type !== 'private';
+    // In a group only what is addressed to the bot counts; a command-like line that is not is audited.
+    if (group && ctx.message && !addressedToBot(ctx.message, this.bot.botInfo)) {
+      if (/^\s*(\/|sys)/i.test(ctx.message.text ?? '')) await this.refuse(ctx, chat, 'not_addressed');
+      return;
+    }
+    // A group acts as its user, except in system mode: there each sender must be allowlisted themselves
+    // (their private chat), so a group never lends one person's rights to everyone in it.
+    const as = chatops === 'system' && group ? (ctx.from ? String(ctx.from.id) : undefined) : chat;
+    const username = as === undefined ? undefined : chats[as];
+    if (username === undefined) {
+      await this.refuse(ctx, chat, 'sender_not_allowed');
       return;
     }
     const user = await this.deps.store.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
@@ -225,20 +301,63 @@ export class TelegramBot {
       await this.reply(ctx, `This chat is mapped to <b>${escapeHtml(username)}</b>, who is not an active Airlock user. Nothing was done.`);
       return;
     }
-    ctx.acting = { chat, user, principal: telegramPrincipal(user, chat) };
+    const principal = telegramPrincipal(user, as as string);
+    if (chatops === 'system' && !systemAdmins.includes(user.username)) {
+      await this.refuseChatops(ctx, principal, 'not_system_admin');
+      const text = `This bot runs in <b>system</b> mode: only its system admins may use it, and <b>${escapeHtml(user.username)}</b> is not one. Nothing was done.`;
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: plain(text), show_alert: true });
+      else await this.reply(ctx, text);
+      return;
+    }
+    ctx.acting = { chat, user, principal };
     await next();
   }
 
-  private async refuse(ctx: BotContext, chat: string, reason: string, username?: string): Promise<void> {
-    const key = `${chat}:${reason}`;
+  /** `sys …` / `sysauth …`: run in system mode, refused in session mode, help otherwise. */
+  private async systemCommand(ctx: BotContext, next: NextFunction): Promise<void> {
+    const words = commandWords(ctx.message?.text ?? '', this.bot.botInfo.username);
+    const verb = words[0];
+    if (verb !== 'sys' && verb !== 'sysauth') return next();
+    if (!this.operator) {
+      if (this.deps.settings.chatops === 'session') {
+        await this.refuseChatops(ctx, (ctx.acting as Acting).principal, 'session_mode');
+        await this.reply(ctx, 'This bot runs in <b>session</b> mode: it handles requests and approvals only, never system operations. Nothing was run.');
+      } else await this.reply(ctx, this.help());
+      return;
+    }
+    const { chat, user, principal } = ctx.acting as Acting;
+    if (!this.rate.take(user.id)) {
+      await this.refuseChatops(ctx, principal, 'rate_limited');
+      await this.reply(ctx, `Slow down: at most ${this.deps.settings.commandsPerMinute} commands a minute. Nothing was run.`);
+      return;
+    }
+    const conversation = { chat, messageId: ctx.message?.message_id as number, user, principal, command: redactedCommand(words) };
+    if (verb === 'sys') await this.operator.sys(conversation, words.slice(1));
+    else await this.operator.sysauth(conversation, words.slice(1));
+  }
+
+  private help(): string {
+    return this.deps.settings.chatops === 'system' ? SYSTEM_HELP : HELP;
+  }
+
+  /** Whether a refusal under `key` was audited within the window (then it is counted, not audited again). */
+  private suppressed(key: string): boolean {
     const now = Date.now();
     const seen = this.refusals.get(key);
     if (seen && seen.until > now) {
       seen.suppressed += 1;
-      return;
+      return true;
     }
     if (this.refusals.size > 10_000) this.refusals.clear();
     this.refusals.set(key, { until: now + REFUSAL_WINDOW_MS, suppressed: 0 });
+    return false;
+  }
+
+  private async refuse(ctx: BotContext, chat: string, reason: string, username?: string): Promise<void> {
+    const key = `${chat}:${reason}`;
+    const seen = this.refusals.get(key);
+    const skipped = seen?.suppressed ?? 0;
+    if (this.suppressed(key)) return;
     const text = ctx.message?.text;
     await this.deps.audit.record({
       actor: `telegram:${chat}`,
@@ -251,7 +370,7 @@ export class TelegramBot {
         from_username: ctx.from?.username ?? null,
         ...(text?.startsWith('/') ? { command: clip(text.split(/\s/)[0] as string, 40) } : {}),
         ...(username ? { username } : {}),
-        ...(seen?.suppressed ? { refused_since_last: seen.suppressed } : {}),
+        ...(skipped ? { refused_since_last: skipped } : {}),
       },
     });
   }
@@ -279,24 +398,32 @@ export class TelegramBot {
       [
         `This chat (<code>${escapeHtml(chat)}</code>) acts as <b>${escapeHtml(user.username)}</b> (${escapeHtml(user.role)}).`,
         `May read requests: ${yes('approvals:read')} · may decide them: ${yes('approvals:decide')}`,
-        `Bot mode: ${escapeHtml(this.deps.settings.chatops)} (${this.deps.settings.chatops === 'session' ? 'requests and approvals; no system operations' : 'approvals only'})`,
+        `Bot mode: ${escapeHtml(this.deps.settings.chatops)} (${MODES[this.deps.settings.chatops]})`,
+        ...(this.operator ? [`System admin: yes · sys commands run on <code>${escapeHtml(this.deps.settings.system.target)}</code>${this.deps.settings.system.environment ? ` in ${escapeHtml(this.deps.settings.system.environment)}` : ''} unless they say --target / --env`] : []),
         `TOTP: ${user.totp_secret ? 'enrolled (HIGH and CRITICAL approvals take your current code)' : 'not enrolled (HIGH and CRITICAL requests cannot be approved)'}`,
       ].join('\n'),
     );
   }
 
-  private async refuseSystem(ctx: BotContext): Promise<void> {
-    if (this.deps.settings.chatops !== 'session') {
-      await this.reply(ctx, HELP);
-      return;
-    }
-    const { chat, principal } = ctx.acting as Acting;
+  /**
+   * A system-operations refusal, audited with the chat and message ids: a session-mode bot, a person who
+   * is not a system admin, a person over their rate.
+   */
+  private async refuseChatops(ctx: BotContext, principal: Principal, reason: string): Promise<void> {
+    const chat = String(ctx.chatId);
+    // Over the rate, only the first refusal of a minute is audited (with the count of the others later).
+    if (reason === 'rate_limited' && this.suppressed(`${chat}:${principal.userId}:${reason}`)) return;
     await this.deps.audit.record({
       actor: actorOf(principal),
       action: 'telegram.chatops_refused',
-      data: { chat_id: chat, message_id: ctx.message?.message_id ?? null, reason: 'session_mode', command: clip((ctx.message?.text ?? '').split(/\s+/).slice(0, 2).join(' '), 40), ...originOf(principal) },
+      data: {
+        chat_id: chat,
+        message_id: ctx.message?.message_id ?? null,
+        reason,
+        command: clip(redactedCommand((ctx.message?.text ?? (ctx.callbackQuery ? 'button' : '')).split(/\s+/).slice(0, 2)), 40),
+        ...originOf(principal),
+      },
     });
-    await this.reply(ctx, 'This bot runs in <b>session</b> mode: it handles requests and approvals only, never system operations. Nothing was run.');
   }
 
   private async pending(ctx: BotContext): Promise<void> {
@@ -326,7 +453,9 @@ export class TelegramBot {
     }
     if (!(await this.allowed(ctx, 'approvals:decide'))) return;
     const answer = await this.decide(ctx, id, decision, input);
-    await this.reply(ctx, answer.html);
+    // The code must not stay in the chat, whether it worked or not.
+    const kept = input.totp !== undefined && !(await deleteCodeMessage(this.bot.api, String(ctx.chatId), ctx.message?.message_id as number, this.deps.logger));
+    await this.reply(ctx, answer.html + (kept ? '\n(Delete the message with your code yourself: this bot may not.)' : ''));
   }
 
   private async decideByButton(ctx: BotContext, decision: 'approve' | 'reject', id: string): Promise<void> {

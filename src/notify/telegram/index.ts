@@ -2,24 +2,29 @@ import type { Logger } from 'pino';
 import type { Approvals } from '../../approvals/index.js';
 import type { AuditLog } from '../../audit/index.js';
 import type { Store } from '../../store/index.js';
-import { TelegramBot, type TelegramSettings } from './bot.js';
+import { TelegramBot, type SystemParts, type TelegramSettings } from './bot.js';
 import { Cards } from './cards.js';
 import { TelegramChannel, mayDecide } from './channel.js';
 
-export { TelegramBot, telegramPrincipal, type TelegramSettings } from './bot.js';
+export { TelegramBot, telegramPrincipal, type SystemParts, type TelegramSettings } from './bot.js';
 export { TelegramChannel, CHANNEL_NAME } from './channel.js';
 export { telegramRoutes, WEBHOOK_PATH } from './routes.js';
 export { escapeHtml } from './format.js';
 
-/** Telegram as a whole: the bot people talk to and the delivery channel that announces and updates requests. */
+/**
+ * Telegram as a whole: the bot people talk to and the delivery channel that announces and updates
+ * requests. A system-mode bot has no delivery channel: it answers its system admins' commands (and asks
+ * the others to decide what they request); requests at large are announced by the deployment's
+ * approval bot, so two bots on one database never compete for one delivery.
+ */
 export class Telegram {
   readonly bot: TelegramBot;
-  readonly channel: TelegramChannel;
+  readonly channel: TelegramChannel | undefined;
 
-  constructor(deps: { settings: TelegramSettings; store: Store; audit: AuditLog; approvals: Approvals; logger: Logger }) {
+  constructor(deps: { settings: TelegramSettings; store: Store; audit: AuditLog; approvals: Approvals; logger: Logger; system?: SystemParts }) {
     const cards = new Cards(deps.store, deps.approvals);
     this.bot = new TelegramBot({ ...deps, cards });
-    this.channel = new TelegramChannel({ store: deps.store, cards, api: this.bot.bot.api, chats: deps.settings.chats });
+    this.channel = deps.settings.chatops === 'system' ? undefined : new TelegramChannel({ store: deps.store, cards, api: this.bot.bot.api, chats: deps.settings.chats });
   }
 
   get settings(): TelegramSettings {
