@@ -411,7 +411,7 @@ export class TelegramBot {
    */
   private async refuseChatops(ctx: BotContext, principal: Principal, reason: string): Promise<void> {
     const chat = String(ctx.chatId);
-    // Over the rate, only the first refusal of a minute is audited (with the count of the others later).
+    // Over the rate, only the first refusal of a minute is audited: a flood must not flood the chain.
     if (reason === 'rate_limited' && this.suppressed(`${chat}:${principal.userId}:${reason}`)) return;
     await this.deps.audit.record({
       actor: actorOf(principal),
