@@ -107,10 +107,10 @@ export async function checkDatabase(config: ResolvedConfig): Promise<{ ok: true 
  */
 export async function checkTelegramChats(config: ResolvedConfig): Promise<{ problems: string[]; notes: string[] }> {
   if (Object.keys(config.telegram.chats).length === 0) return { problems: [], notes: [] };
-  const chats = config.telegram.chats;
+  const { chats } = config.telegram;
   try {
-    if (config.store.dialect === 'sqlite' && !existsSync(config.store.file)) return await allowlistProblems(undefined, chats);
-    return await withStore(config, (store) => allowlistProblems(store, chats).catch(() => allowlistProblems(undefined, chats)));
+    if (config.store.dialect === 'sqlite' && !existsSync(config.store.file)) return await allowlistProblems(undefined, chats, config.telegram);
+    return await withStore(config, (store) => allowlistProblems(store, chats, config.telegram).catch(() => allowlistProblems(undefined, chats, config.telegram)));
   } catch (error) {
     return { problems: [`telegram.chats: cannot read the users (${messageOf(error)})`], notes: [] };
   }

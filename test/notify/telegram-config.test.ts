@@ -35,4 +35,20 @@ describe('airlock config validate with Telegram', () => {
     expect(result.stdout).toContain('note: telegram: chats are listed but there is no bot token, so Telegram is off');
     expect(existsSync(join(cwd, '.airlock'))).toBe(false);
   });
+
+  it('checks the system admins of a system-mode bot', async () => {
+    const cwd = tmpDir();
+    expect((await runCli(['init'], { cwd })).code).toBe(0);
+    expect((await runCli(['users', 'add', 'alice', '--role', 'admin'], { cwd })).code).toBe(0);
+    expect((await runCli(['users', 'add', 'erin', '--role', 'approver'], { cwd })).code).toBe(0);
+    const env = { ...TELEGRAM, AIRLOCK_TELEGRAM_CHATS: '1001=alice,1003=erin', AIRLOCK_TELEGRAM_CHATOPS: 'system', AIRLOCK_TELEGRAM_SYSTEM_ADMINS: 'alice,ghost' };
+    const result = await runCli(['config', 'validate', '--json'], { cwd, env });
+    expect(result.code).toBe(2);
+    const report = JSON.parse(result.stdout) as { problems: string[]; notes: string[] };
+    expect(report.problems).toEqual(['telegram.systemAdmins: "ghost" is not an Airlock user']);
+    expect(report.notes).toEqual([
+      'telegram.chats: "erin" is no system admin: chat 1003 is refused in system mode',
+      'telegram.systemAdmins: "alice" has no TOTP, so cannot approve challenges (airlock chatops init makes one)',
+    ]);
+  });
 });
