@@ -16,7 +16,7 @@ const GROUP = -100777;
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
-describe('Telegram bot in system mode', () => {
+describe.each(['sqlite', 'postgres'] as const)('Telegram bot in system mode (%s)', (kind) => {
   let standIn: TelegramStandIn;
   let gate: Awaited<ReturnType<typeof startGate>>;
   let dir: string;
@@ -29,7 +29,7 @@ describe('Telegram bot in system mode', () => {
     const policy = join(dir, 'policy.yaml');
     writeFileSync(policy, `sensitivePaths:\n  - ${join(dir, 'shadow')}\n`);
     standIn = await TelegramStandIn.start(TOKEN);
-    gate = await startGate('sqlite', {
+    gate = await startGate(kind, {
       policy: { file: policy },
       telegram: {
         botToken: TOKEN,

@@ -152,7 +152,7 @@ export class SystemOperator {
   private async execute(conversation: Conversation, view: ApprovalView, op: TypedOp): Promise<void> {
     const execution = await runApproved(this.deps, conversation.principal, view, { ip: 'telegram' });
     const out = renderResult(op, execution);
-    await this.deliver(conversation, out);
+    // Recorded before it is sent: the chain has the outcome even if Telegram cannot be reached now.
     await this.result(conversation, {
       status: execution.success ? 'executed' : 'failed',
       request_id: view.request_id,
@@ -160,6 +160,7 @@ export class SystemOperator {
       ...(execution.error_code ? { code: execution.error_code } : {}),
       delivered: out.document ? 'document' : 'message',
     });
+    await this.deliver(conversation, out);
   }
 
   /** Waits for people to decide, then runs the request (or says why not) in the chat it came from. */
