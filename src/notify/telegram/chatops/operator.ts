@@ -150,7 +150,7 @@ export class SystemOperator {
   }
 
   private async execute(conversation: Conversation, view: ApprovalView, op: TypedOp): Promise<void> {
-    const execution = await runApproved(this.deps, conversation.principal, view, { ip: 'telegram' });
+    const execution = await runApproved(this.deps, conversation.principal, view, { ip: '127.0.0.1' });
     const out = renderResult(op, execution);
     // Recorded before it is sent: the chain has the outcome even if Telegram cannot be reached now.
     await this.result(conversation, {
