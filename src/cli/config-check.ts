@@ -51,7 +51,14 @@ export async function validateConfig(flags: ConfigFlags & ServerFlags, json: boo
   const database = await checkDatabase(resolved);
   const redis = await checkRedis(resolved);
   const telegram = database.ok ? await checkTelegramChats(resolved) : { problems: [], notes: [] };
-  const problems = [...(database.ok ? [] : [`database: ${database.message}`]), ...(redis.ok ? [] : [`redis: ${redis.message}`]), ...targetProblems(resolved), ...policyProblems(resolved), ...telegram.problems];
+  const problems = [
+    ...(database.ok ? [] : [`database: ${database.message}`]),
+    ...(redis.ok ? [] : [`redis: ${redis.message}`]),
+    ...targetProblems(resolved),
+    ...policyProblems(resolved),
+    ...telegram.problems,
+    ...(await instanceProblems(resolved)),
+  ];
   const notes = [...telegram.notes, ...(Object.keys(resolved.telegram.chats).length > 0 && !resolved.telegram.botToken ? ['telegram: chats are listed but there is no bot token, so Telegram is off'] : [])];
   if (json) {
     printJson({
@@ -79,6 +86,13 @@ export async function validateConfig(flags: ConfigFlags & ServerFlags, json: boo
     else reportProblems(problems, false);
   }
   return problems.length === 0 ? ExitCode.Ok : ExitCode.InvalidConfig;
+}
+
+/** The instances configured beside this one (the systemd layout: one folder of `<instance>.yaml`) must not share its bot or port. */
+async function instanceProblems(config: ResolvedConfig): Promise<string[]> {
+  if (!config.configFile) return [];
+  const { instanceClashes, siblingInstances } = await import('../config/instances.js');
+  return instanceClashes({ botToken: config.telegram.botToken, port: config.server.port }, siblingInstances(config.configFile));
 }
 
 function reportProblems(problems: string[], json: boolean): void {

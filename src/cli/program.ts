@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerAccountCommands } from './account.js';
 import { registerAuditCommands } from './audit.js';
 import { registerBackupCommands } from './backup.js';
+import { registerChatopsCommands } from './chatops.js';
 import { registerCompletion } from './completion.js';
 import { registerConfigCommands } from './config.js';
 import { registerDoctor } from './doctor.js';
@@ -64,6 +65,7 @@ Commands that print results take --json for scripts (docs/CLI.md lists the field
   registerIncidentCommands(program);
   registerMcpCommand(program);
   registerWebhookCommands(program);
+  registerChatopsCommands(program);
   registerWorkspaceCommands(program);
   registerCompletion(program);
   return program;

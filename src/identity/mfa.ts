@@ -83,6 +83,31 @@ export class Mfa {
     return { recovery_codes: codes };
   }
 
+  /**
+   * Gives a person a TOTP secret at once, without a first code (`airlock chatops init` for the system
+   * admins of a bot): the secret and recovery codes are returned to be shown once. An existing secret
+   * is never replaced.
+   */
+  async provision(userId: string, actor: string): Promise<{ secret: string; otpauth_uri: string; recovery_codes: string[] }> {
+    const secret = newTotpSecret();
+    const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+    const username = await this.deps.store.transaction(async (tx) => {
+      const user = await tx.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
+      if (user.kind !== 'human') throw new AirlockError('invalid_request', 'a service account cannot have TOTP', { status: 400 });
+      const now = new Date().toISOString();
+      const result = await tx.db
+        .updateTable('users')
+        .set({ totp_secret: this.deps.box.seal(secret), totp_pending: null, totp_enrolled_at: now, totp_last_step: null, recovery_codes: JSON.stringify(codes.map(hashCode)), updated_at: now })
+        .where('id', '=', userId)
+        .where('totp_secret', 'is', null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) throw new AirlockError('totp_already_enrolled', `${user.username} already has TOTP; it is never replaced (an admin can reset it with \`airlock users reset-totp\`)`, { status: 409 });
+      await this.deps.audit.append(tx, { actor, action: 'totp.provisioned', subject: { type: 'user', id: userId }, data: { username: user.username, recovery_codes: codes.length } });
+      return user.username;
+    });
+    return { secret, otpauth_uri: otpauthUri(secret, username, this.deps.issuer), recovery_codes: codes };
+  }
+
   /** Removes a user's TOTP (an admin's action when a device is lost and the recovery codes with it). */
   async reset(userId: string, actor: string): Promise<void> {
     await this.deps.store.transaction(async (tx) => {

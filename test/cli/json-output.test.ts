@@ -215,6 +215,13 @@ describe('--json on every command', () => {
           },
         },
         'incidents add': { lane: 'local', run: () => local('incidents', 'add', '--severity', 'low', '--title', 'json output checked') },
+        'chatops init': {
+          lane: 'local',
+          run: async () => {
+            await runtime.users.create({ username: 'json-ops', role: 'admin', password: PASSWORD, actor: 'test' });
+            return local('chatops', 'init', '--instance-id', 'json-ops', '--health-port', '18899', '--system-admin', 'json-ops', '--output', join(tmpDir(), 'json-ops.yaml'), '--print-otpauth');
+          },
+        },
         'incidents list': { lane: 'local', run: () => local('incidents', 'list') },
         'webhooks add': {
           lane: 'client',

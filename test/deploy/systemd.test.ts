@@ -7,7 +7,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { knownVariable } from './variables.js';
 
 /**
- * deploy/systemd/airlock-{api,gateway}@.service, checked by systemd itself. `systemd-analyze verify`
+ * deploy/systemd/airlock-{api,gateway,chat}@.service, checked by systemd itself. `systemd-analyze verify`
  * and `systemd-analyze security --offline=yes` read unit files without a running systemd (there is no
  * PID 1 systemd in a container): verify loads the unit and everything it names, and fails on an unknown
  * setting, a bad value or an ExecStart binary that is not there. So each template is instantiated as
@@ -17,7 +17,9 @@ import { knownVariable } from './variables.js';
  */
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 const INSTALLED_BINARY = '/usr/local/bin/airlock';
-const ROLES = ['api', 'gateway'] as const;
+const ROLES = ['api', 'gateway', 'chat'] as const;
+/** A chat bot instance runs the API role (it mints tokens; a gateway executes them), with the API's user and sandbox. */
+const serverRole = (unit: (typeof ROLES)[number]): 'api' | 'gateway' => (unit === 'gateway' ? 'gateway' : 'api');
 
 const template = (role: string): string => readFileSync(join(REPO_ROOT, `deploy/systemd/airlock-${role}@.service`), 'utf8');
 
@@ -81,12 +83,13 @@ describe('systemd-analyze', () => {
   });
 });
 
-describe.each(ROLES)('airlock-%s@.service', (role) => {
-  const text = template(role);
+describe.each(ROLES)('airlock-%s@.service', (unit) => {
+  const role = serverRole(unit);
+  const text = template(unit);
   const service = settings(text, 'Service');
 
   it('passes systemd-analyze verify as an instance, with nothing printed', async () => {
-    const result = await run(['verify', '--man=no', instantiate(role)]);
+    const result = await run(['verify', '--man=no', instantiate(unit)]);
     expect(result.output).toBe('');
     expect(result.code).toBe(0);
   });
@@ -94,7 +97,7 @@ describe.each(ROLES)('airlock-%s@.service', (role) => {
   it('has a low exposure in systemd-analyze security', async () => {
     // The threshold is in tenths of the 0-10 exposure scale: api at most 1.5, gateway at most 2.0 ("OK").
     const threshold = role === 'api' ? 15 : 20;
-    const result = await run(['security', '--offline=yes', `--threshold=${threshold}`, instantiate(role)]);
+    const result = await run(['security', '--offline=yes', `--threshold=${threshold}`, instantiate(unit)]);
     expect(result.output).toMatch(/Overall exposure level for airlock-\w+@prod\.service: \d\.\d OK/);
     expect(result.code).toBe(0);
   });
@@ -166,9 +169,17 @@ describe('the privilege split between the two units', () => {
     expect(one(gateway, 'StateDirectoryMode')).toBe('0700');
   });
 
-  it('gives the API role nothing of an executor: no engine socket, no SSH, no netlink', () => {
-    const text = template('api').split('\n').filter((line) => !line.startsWith('#')).join('\n');
-    expect(text).not.toMatch(/docker|podman|\.sock|ssh|SupplementaryGroups|AF_NETLINK/i);
+  it('gives the API role and the chat bots nothing of an executor: no engine socket, no SSH, no netlink', () => {
+    for (const unit of ['api', 'chat']) {
+      const text = template(unit).split('\n').filter((line) => !line.startsWith('#')).join('\n');
+      expect(text, unit).not.toMatch(/docker|podman|\.sock|ssh|SupplementaryGroups|AF_NETLINK/i);
+    }
+  });
+
+  it('differs from the API unit only in what names it: a chat bot is an API instance with a bot', () => {
+    const settingsOnly = (unit: string) => template(unit).split('\n').filter((line) => /^\w+=/.test(line) && !line.startsWith('Description='));
+    expect(settingsOnly('chat')).toEqual(settingsOnly('api'));
+    expect(one(settings(template('chat'), 'Unit'), 'Description')).toBe('Airlock chat bot (%i)');
   });
 
   it('lets the gateway finish executions in flight before it is killed', () => {
