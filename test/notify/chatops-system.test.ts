@@ -2,6 +2,7 @@ import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPublicKeys, verifyChain } from '../../src/audit/index.js';
+import { telegramPrincipal } from '../../src/notify/index.js';
 import { startGate } from '../helpers/gate.js';
 import { createPerson, type Person } from '../helpers/identity.js';
 import { BOT, TelegramStandIn } from '../helpers/telegram.js';
@@ -199,10 +200,34 @@ describe.each(['sqlite', 'postgres'] as const)('Telegram bot in system mode (%s)
     expect(report.ok).toBe(true);
   });
 
+  it('runs an approved request of yours with sys run ID (once), never someone else\'s, never an edited command', async () => {
+    const runtime = gate.server.runtime;
+    const asUser = async (username: string) => telegramPrincipal(await runtime.store.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirstOrThrow(), String(DANA));
+    const ask = async (username: string) => (await runtime.approvals.request(await asUser(username), { worker_id: 'test', task_name: 'info', instruction: '', deployment_env: 'dev', target: 'local', op: { name: 'system.info', args: {} } })).request_id;
+    const mine = await ask('dana');
+    const theirs = await ask('erin');
+    standIn.say(DANA, `sys run ${theirs}`);
+    await reply(DANA, `request ${theirs} is not yours`);
+    standIn.say(DANA, `sys run ${mine}`);
+    await reply(DANA, '✅ system.info', 2);
+    standIn.say(DANA, `sys run ${mine}`);
+    await reply(DANA, 'is EXECUTED, not APPROVED');
+    expect((await runtime.approvals.get(theirs)).status).toBe('APPROVED');
+
+    const before = (await auditOf('chatops.command')).length;
+    standIn.inject({
+      edited_message: { message_id: 9_999, date: 1, edit_date: 2, chat: { id: DANA, type: 'private', first_name: 'Tester' }, from: { id: DANA, is_bot: false, first_name: 'Tester' }, text: 'sys info' },
+    });
+    standIn.say(DANA, '/whoami');
+    await reply(DANA, 'Bot mode: system', 2);
+    expect(await auditOf('chatops.command')).toHaveLength(before);
+    expect((await auditOf('telegram.refused')).map((event) => [event.data.chat_id, event.data.reason, event.data.update])).toContainEqual([String(DANA), 'update_ignored', 'edited_message']);
+  });
+
   it('ignores a chat that is not on the allowlist, and audits it', async () => {
     standIn.say(STRANGER, 'sys info');
     standIn.say(DANA, '/whoami');
-    await reply(DANA, 'Bot mode: system', 2);
+    await reply(DANA, 'Bot mode: system', 3);
     expect(standIn.callsOf('sendMessage', (params) => String(params.chat_id) === String(STRANGER))).toEqual([]);
     expect((await auditOf('telegram.refused')).map((event) => [event.data.chat_id, event.data.reason])).toContainEqual([String(STRANGER), 'chat_not_allowed']);
   });
