@@ -200,6 +200,17 @@ describe.each(['sqlite', 'postgres'] as const)('Telegram bot in system mode (%s)
     expect(report.ok).toBe(true);
   });
 
+  it('says so when it may not delete the message with a code', async () => {
+    standIn.mayDelete = false;
+    try {
+      const message = standIn.say(DANA, 'sysauth approve 00000000-0000-0000-0000-000000000000 123456');
+      expect(await reply(DANA, 'Delete the message with your code yourself')).toContain('no challenge');
+      expect((await resultsFor(message))[0]?.data).toMatchObject({ status: 'refused', code: 'challenge_not_found', code_message_deleted: false });
+    } finally {
+      standIn.mayDelete = true;
+    }
+  });
+
   it('runs an approved request of yours with sys run ID (once), never someone else\'s, never an edited command', async () => {
     const runtime = gate.server.runtime;
     const asUser = async (username: string) => telegramPrincipal(await runtime.store.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirstOrThrow(), String(DANA));

@@ -93,6 +93,7 @@ export class SystemOperator {
     // A message with a code is deleted whatever the outcome: the code must not stay in the chat.
     const deleted = command.kind === 'approve' ? await deleteCodeMessage(this.deps.api, conversation.chat, conversation.messageId, this.deps.logger) : undefined;
     const noted = deleted === undefined ? {} : { code_message_deleted: deleted };
+    const keptNote = deleted === false ? '\n(Delete the message with your code yourself: this bot may not.)' : '';
     try {
       const challenge =
         command.kind === 'plan'
@@ -101,11 +102,11 @@ export class SystemOperator {
             ? await this.deps.challenges.approve(principal, command.id, command.code)
             : await this.deps.challenges.status(principal, command.id);
       await this.result(conversation, { status: command.kind === 'plan' ? 'planned' : command.kind === 'approve' ? 'approved' : 'shown', challenge_id: challenge.challenge_id, ...noted });
-      await this.send(conversation, challengeText(command.kind, challenge) + (deleted === false ? '\n(Delete the message with your code yourself: this bot may not.)' : ''));
+      await this.send(conversation, challengeText(command.kind, challenge) + keptNote);
     } catch (error) {
       if (!(error instanceof AirlockError)) throw error;
       await this.result(conversation, { status: 'refused', code: error.code, ...noted });
-      await this.send(conversation, refusal(error));
+      await this.send(conversation, refusal(error) + keptNote);
     }
   }
 
